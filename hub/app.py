@@ -1,0 +1,87 @@
+"""``mllab up``: JupyterHub with the platform's embedded defaults."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from copy import deepcopy
+from pathlib import Path
+
+from jupyterhub.app import JupyterHub
+from traitlets import Unicode
+from traitlets.config import Config
+
+from .hubconfig import configure, python_bin_on_path
+from .preflight import PreflightError, check_data_dir, check_database, check_port, check_proxy
+
+
+class MLLabHub(JupyterHub):
+    """JupyterHub whose defaults are ML Lab Hub's embedded ones (see `MLLab`)."""
+
+    name = "mllab"
+    description = "ML Lab Hub: JupyterHub with dataset and model registries and deployments."
+
+    config_file = Unicode(
+        "",
+        help="An optional jupyterhub_config.py, loaded over the embedded defaults.",
+    ).tag(config=True)
+
+    def load_config_file(self, *args, **kwargs) -> None:
+        # Order of precedence: command line > config file > embedded defaults.
+        command_line = deepcopy(self.config)
+        if self.config_file:
+            super().load_config_file(self.config_file)
+            self.update_config(command_line)
+        data_dir = self.config.MLLab.get("data_dir") or os.environ.get("MLLAB_DATA_DIR", ".mllab")
+        try:
+            check_data_dir(str(Path(data_dir).absolute()))
+            config = configure(deepcopy(self.config))
+            self.update_config(config)
+            check_port(self.ip or "0.0.0.0", self.port)
+            check_database(self.db_url)
+            if self.proxy_class.__name__ == "ConfigurableHTTPProxy":
+                check_proxy(config.ConfigurableHTTPProxy.get("command") or ["configurable-http-proxy"])
+        except (PreflightError, ValueError, RuntimeError) as e:
+            print(f"mllab up: error: {e}", file=sys.stderr)
+            self.exit(1)
+
+    def init_spawners(self):  # noqa: D102 - log the isolation caveat where it applies
+        if self.config.JupyterHub.get("spawner_class") == "simple":
+            self.log.warning(
+                "Local backend: every workspace runs as this OS user (%s), so users are not "
+                "isolated from each other. Use MLLab.backend = 'docker' or 'kubernetes' for isolation.",
+                os.environ.get("USER") or os.getuid(),
+            )
+        return super().init_spawners()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="mllab up", description="Run ML Lab Hub on this machine.")
+    parser.add_argument("--port", type=int, default=8000, help="port of the hub (default 8000)")
+    parser.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--data-dir", default=None, help="state folder (default .mllab, or $MLLAB_DATA_DIR)")
+    parser.add_argument("--db-url", default=None, help="hub database URL (default SQLite in the data dir)")
+    parser.add_argument("--config", default=None, help="a jupyterhub_config.py to load over the defaults")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ...")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    c = Config()
+    c.JupyterHub.ip = args.ip
+    c.JupyterHub.port = args.port
+    c.Application.log_level = args.log_level
+    if args.data_dir:
+        c.MLLab.data_dir = str(Path(args.data_dir).absolute())
+    if args.db_url:
+        c.MLLab.db_url = args.db_url
+    if args.config:
+        if not Path(args.config).is_file():
+            print(f"mllab up: error: config file {args.config} not found", file=sys.stderr)
+            sys.exit(1)
+        c.MLLabHub.config_file = str(Path(args.config).absolute())
+    python_bin_on_path()
+    MLLabHub.instance(config=c)  # launch_instance reuses this singleton
+    MLLabHub.launch_instance(argv=[])

@@ -1,0 +1,80 @@
+"""Assemble the JupyterHub configuration from the `MLLab` options.
+
+Configuration flows one way: ``c.MLLab.*`` (from ``jupyterhub_config.py``, the ``mllab up``
+flags or helm values) -> the JupyterHub, spawner, authenticator and service settings
+below.  Anything the admin sets explicitly on those classes wins over what is derived here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from traitlets.config import Config
+
+from .auth import authenticator_config
+from .backends import backend_config
+from .platform import MLLab
+from .scopes import custom_scopes, roles
+from .secrets import kept_secret
+from .services import free_port, service_declarations
+
+log = logging.getLogger("mllab")
+
+
+def platform_config(mllab: MLLab, c: Config) -> Config:
+    """The hub settings that follow from ``mllab``; ``c`` is the admin's own config."""
+    data_dir = Path(mllab.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    hub = Config()
+    j = hub.JupyterHub
+
+    j.db_url = mllab.db_url
+    j.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
+    j.pid_file = str(data_dir / "jupyterhub.pid")
+    # Internal ports: free ones unless the admin fixed them, so several hubs share a machine.
+    if "hub_port" not in c.JupyterHub:
+        j.hub_port = free_port()
+    proxy_token, _ = kept_secret(data_dir / "proxy-token")
+    hub.ConfigurableHTTPProxy.auth_token = proxy_token
+    if "api_url" not in c.ConfigurableHTTPProxy:
+        hub.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{free_port()}"
+    hub.ConfigurableHTTPProxy.pid_file = str(data_dir / "proxy.pid")
+
+    ip = c.JupyterHub.get("ip") or "127.0.0.1"
+    port = c.JupyterHub.get("port") or 8000
+    hub_url = f"http://{ip}:{port}"
+    hub.merge(authenticator_config(mllab, hub_url))
+    hub.Authenticator.admin_users = {mllab.admin_user}
+
+    services, extra_scopes = service_declarations(mllab)
+    j.services = services
+    j.custom_scopes = custom_scopes(extra_scopes)
+    j.load_roles = roles([mllab.admin_user])
+
+    hub.merge(backend_config(mllab))
+    return hub
+
+
+def configure(c: Config) -> Config:
+    """Fill ``c`` in with the platform's settings, below what ``c`` already sets.
+
+    Call it at the end of ``jupyterhub_config.py``::
+
+        from mllab.hub import configure
+        configure(c)
+    """
+    mllab = MLLab(config=c)
+    derived = platform_config(mllab, c)
+    derived.merge(c)
+    c.merge(derived)
+    return c
+
+
+def python_bin_on_path() -> None:
+    """Put this Python's scripts first on PATH, so spawned servers use the same environment."""
+    bindir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")

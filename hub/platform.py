@@ -1,0 +1,241 @@
+"""The platform's own options: the `MLLab` configurable.
+
+Everything an admin chooses about ML Lab Hub itself (which backend runs workspaces, where
+state lives, how people log in, where artifacts are stored) is a trait here.  The hub
+configuration (`mllab.hub.hubconfig.configure`) reads these traits and writes the matching
+JupyterHub, spawner, authenticator and service settings, so admins set one thing in one
+place and it flows one way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets import Bool, CaselessStrEnum, Dict, Integer, Unicode, default, validate
+from traitlets.config import Configurable
+
+
+class MLLab(Configurable):
+    """Options of the ML Lab Hub platform, set as ``c.MLLab.<option>``."""
+
+    data_dir = Unicode(
+        help="""
+        Folder that holds the platform's state on this machine.
+
+        The hub database (with the embedded SQLite default), the generated secrets
+        (cookie secret, proxy token, service database), the admin's generated password,
+        local artifact storage and, with the local backend, each user's home
+        (``<data_dir>/users/<name>``).
+
+        Defaults to ``$MLLAB_DATA_DIR``, else ``.mllab`` in the current directory.
+
+            c.MLLab.data_dir = "/srv/mllab"
+        """,
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return os.environ.get("MLLAB_DATA_DIR", ".mllab")
+
+    @validate("data_dir")
+    def _absolute_data_dir(self, proposal) -> str:
+        # Spawned processes and services run in other working directories.
+        return str(Path(proposal.value).expanduser().absolute())
+
+    backend = CaselessStrEnum(
+        ["local", "docker", "kubernetes"],
+        default_value="local",
+        help="""
+        Where workspaces run.
+
+        - ``local``: a process per workspace on this machine, all as the hub's OS user
+          (no isolation between users: for one person or a trusted team).
+        - ``docker``: a container per workspace (DockerSpawner), on Docker or podman.
+        - ``kubernetes``: a pod per workspace (KubeSpawner), used by the helm chart.
+
+            c.MLLab.backend = "docker"
+        """,
+    ).tag(config=True)
+
+    db_url = Unicode(
+        help="""
+        SQLAlchemy URL of the hub database.
+
+        Defaults to SQLite in the data dir.  Use PostgreSQL in production:
+
+            c.MLLab.db_url = "postgresql+psycopg://mllab:secret@db:5432/mllab"
+        """,
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return os.environ.get("MLLAB_DB_URL") or f"sqlite:///{self.data_dir}/jupyterhub.sqlite"
+
+    auth = CaselessStrEnum(
+        ["native", "oidc", "github", "gitlab"],
+        default_value="native",
+        help="""
+        How people log in.
+
+        - ``native``: accounts kept by the hub (NativeAuthenticator): sign-up, admin
+          approval, password change.
+        - ``oidc``: any OpenID Connect provider (Keycloak, Dex, Azure AD, Okta, ...);
+          set ``oidc_issuer``, ``oauth_client_id`` and ``oauth_client_secret``. Groups
+          from the ``oidc_groups_claim`` become JupyterHub groups, i.e. teams.
+        - ``github``, ``gitlab``: OAuthenticator's providers; set the client id and secret.
+
+            c.MLLab.auth = "oidc"
+        """,
+    ).tag(config=True)
+
+    admin_user = Unicode(
+        "admin",
+        help="""
+        Name of the platform admin.
+
+        With ``auth = "native"`` this account is created on first start, with the password
+        from ``$MLLAB_ADMIN_PASSWORD`` or a generated one saved to
+        ``<data_dir>/admin-password``.  With single sign-on, it is the name of the
+        provider's user who becomes admin.
+        """,
+    ).tag(config=True)
+
+    oidc_issuer = Unicode(
+        help="""
+        Issuer URL of the OpenID Connect provider (``auth = "oidc"``).
+
+        Endpoints are discovered from ``<issuer>/.well-known/openid-configuration``
+        when the hub starts.
+
+            c.MLLab.oidc_issuer = "https://keycloak.example.org/realms/ml"
+        """,
+    ).tag(config=True)
+
+    oidc_groups_claim = Unicode(
+        "groups",
+        help="""
+        Claim of the OpenID Connect userinfo that lists the user's groups.
+
+        Each listed group becomes a JupyterHub group (a team namespace ``groups/<name>``),
+        and membership follows the provider at every login.
+        """,
+    ).tag(config=True)
+
+    oidc_username_claim = Unicode(
+        "preferred_username",
+        help="Claim of the OpenID Connect userinfo used as the JupyterHub user name.",
+    ).tag(config=True)
+
+    oauth_client_id = Unicode(
+        help="OAuth client id registered with the provider (``auth`` other than ``native``).",
+    ).tag(config=True)
+
+    @default("oauth_client_id")
+    def _default_oauth_client_id(self) -> str:
+        return os.environ.get("MLLAB_OAUTH_CLIENT_ID", "")
+
+    oauth_client_secret = Unicode(
+        help="""
+        OAuth client secret registered with the provider.
+
+        Defaults to ``$MLLAB_OAUTH_CLIENT_SECRET`` so the secret stays out of config files.
+        """,
+    ).tag(config=True)
+
+    @default("oauth_client_secret")
+    def _default_oauth_client_secret(self) -> str:
+        return os.environ.get("MLLAB_OAUTH_CLIENT_SECRET", "")
+
+    public_url = Unicode(
+        help="""
+        URL at which people reach the hub, e.g. ``https://ml.example.org``.
+
+        Used for the OAuth callback of single sign-on.  Defaults to the hub's bind URL.
+        """,
+    ).tag(config=True)
+
+    services = Dict(
+        help="""
+        Extra hub-managed services, keyed by name, merged over the built-in
+        ``registry`` and ``deployments``.
+
+        Each value is a JupyterHub service dict (``command``, ``url``, ``environment``,
+        ...) plus an optional ``scopes`` list: the custom scopes the service owns, so a
+        new component declares its permissions where it is declared.  A value of ``None``
+        removes a built-in service.
+
+            c.MLLab.services = {
+                "features": {
+                    "command": ["python3", "-m", "features_service"],
+                    "scopes": {"custom:features:read": "Read feature tables"},
+                },
+            }
+        """,
+    ).tag(config=True)
+
+    service_ports = Dict(
+        value_trait=Integer(),
+        help="""
+        Fixed local ports of the built-in services, keyed by service name.
+
+        Unset ports are chosen free at start, which suits one machine; set them when
+        something outside the hub must reach a service directly.
+        """,
+    ).tag(config=True)
+
+    storage = CaselessStrEnum(
+        ["local", "s3"],
+        default_value="local",
+        help="""
+        Where artifact content (dataset and model files) is stored.
+
+        - ``local``: a folder, ``storage_dir`` (the embedded default).
+        - ``s3``: a bucket on any S3 API (AWS, MinIO, Ceph), see the ``s3_*`` options.
+        """,
+    ).tag(config=True)
+
+    storage_dir = Unicode(
+        help="Folder for artifact content with ``storage = 'local'``. Defaults to ``<data_dir>/artifacts``.",
+    ).tag(config=True)
+
+    @default("storage_dir")
+    def _default_storage_dir(self) -> str:
+        return str(Path(self.data_dir) / "artifacts")
+
+    s3_endpoint_url = Unicode(
+        help="S3 endpoint the services talk to, e.g. ``http://minio:9000``. Empty means AWS.",
+    ).tag(config=True)
+
+    s3_public_endpoint_url = Unicode(
+        help="""
+        S3 endpoint that presigned URLs carry: what a browser or laptop outside the
+        cluster can reach.  Defaults to ``s3_endpoint_url``.
+        """,
+    ).tag(config=True)
+
+    s3_bucket = Unicode("mllab", help="Bucket that holds artifact content.").tag(config=True)
+
+    s3_region = Unicode("us-east-1", help="Region of the S3 bucket.").tag(config=True)
+
+    s3_access_key_id = Unicode(
+        help="S3 access key. Defaults to ``$AWS_ACCESS_KEY_ID`` (or boto3's own lookup).",
+    ).tag(config=True)
+
+    s3_secret_access_key = Unicode(
+        help="S3 secret key. Defaults to ``$AWS_SECRET_ACCESS_KEY`` (or boto3's own lookup).",
+    ).tag(config=True)
+
+    allow_root = Bool(
+        help="""
+        Let local workspaces run when the hub runs as root.
+
+        Jupyter refuses to run as root unless told; the local backend runs workspaces as
+        the hub's own user, so a hub started as root (a container, a CI machine) needs
+        this.  Defaults to True when the hub runs as root.
+        """,
+    ).tag(config=True)
+
+    @default("allow_root")
+    def _default_allow_root(self) -> bool:
+        return hasattr(os, "geteuid") and os.geteuid() == 0

@@ -1,0 +1,89 @@
+"""Custom scopes and the roles that grant them.
+
+Permissions of ML Lab Hub are JupyterHub custom scopes, granted through roles and groups
+like the hub's own.  ``write`` includes ``read``.  The filters select the owner namespace:
+``!user=alice`` is ``users/alice``, ``!group=vision`` is ``groups/vision``.
+"""
+
+from __future__ import annotations
+
+#: The artifact kinds and what each scope of theirs allows.
+SCOPES: dict[str, dict[str, str]] = {
+    "datasets": {
+        "read": "List, inspect and download datasets.",
+        "write": "Create, version, tag and delete datasets.",
+    },
+    "models": {
+        "read": "List, inspect and download models.",
+        "write": "Register, version, alias and delete models.",
+    },
+    "deployments": {
+        "read": "List deployments and read their status and logs.",
+        "write": "Create, update and delete deployments.",
+        "invoke": "Send requests to deployed models and services.",
+    },
+}
+
+
+def custom_scopes(extra: dict[str, str] | None = None) -> dict[str, dict]:
+    """The ``c.JupyterHub.custom_scopes`` dict: every ``custom:<kind>:<action>`` scope.
+
+    ``extra`` maps further scope names to descriptions (scopes of added services).
+    """
+    scopes: dict[str, dict] = {}
+    for kind, actions in SCOPES.items():
+        for action, description in actions.items():
+            scope = {"description": description}
+            if action == "write":
+                scope["subscopes"] = [f"custom:{kind}:read"]
+            scopes[f"custom:{kind}:{action}"] = scope
+    for name, description in (extra or {}).items():
+        scopes[name] = {"description": description}
+    return scopes
+
+
+def own_namespace_scopes() -> list[str]:
+    """Scopes every user holds on their own namespace ``users/<name>``.
+
+    Everything, including invoking their own deployments.
+    """
+    return [
+        f"custom:{kind}:{action}!user"
+        for kind, actions in SCOPES.items()
+        for action in actions
+        if action != "read"  # implied by write
+    ]
+
+
+def team_read_scopes(group: str) -> list[str]:
+    """Scopes that let a team's members read its namespace ``groups/<group>``."""
+    return [f"custom:{kind}:read!group={group}" for kind in SCOPES]
+
+
+def roles(admin_users: list[str] | None = None) -> list[dict]:
+    """Roles for ``c.JupyterHub.load_roles``.
+
+    - ``user`` (JupyterHub's default role, extended): the user's own server and account,
+      plus write on their own namespace.
+    - ``mllab-admin``: every custom scope on every namespace, for the admins.
+
+    Read on a team's namespace comes from membership: the services grant
+    ``team_read_scopes(group)`` to every member of ``group`` (so a team created at run
+    time, or synced from a login provider, works at once).  Write on a team namespace is
+    granted with a role, e.g. ``{"name": "vision-writers", "groups": ["vision"],
+    "scopes": ["custom:datasets:write!group=vision"]}``.
+    """
+    all_scopes = [f"custom:{kind}:{action}" for kind, actions in SCOPES.items() for action in actions]
+    return [
+        {
+            "name": "user",
+            "description": "Everyone: their own server, and write on their own namespace.",
+            "scopes": ["self", *own_namespace_scopes()],
+        },
+        {
+            "name": "mllab-admin",
+            "description": "Platform admins: every ML Lab scope on every namespace.",
+            "scopes": all_scopes,
+            "users": list(admin_users or []),
+        },
+    ]

@@ -1,0 +1,1 @@
+"""Hub-managed services of ML Lab Hub and their shared plumbing."""

@@ -1,0 +1,1 @@
+"""The deployments service: model serving, services and jobs."""

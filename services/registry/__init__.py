@@ -1,0 +1,1 @@
+"""The dataset and model registry service."""
