@@ -51,6 +51,9 @@ def native_config(mllab: MLLab) -> Config:
     # Sign-up is open; an admin approves each account at /hub/authorize.
     c.MLLabNativeAuthenticator.enable_signup = True
     c.MLLabNativeAuthenticator.open_signup = False
+    # NativeAuthenticator refuses unapproved accounts itself; JupyterHub 5 must not
+    # additionally require an allow list.
+    c.MLLabNativeAuthenticator.allow_all = True
     c.MLLabNativeAuthenticator.minimum_password_length = 8
     c.MLLabNativeAuthenticator.check_common_password = True
     # Slow down password guessing: 5 failures lock the account for 10 minutes.

@@ -1,0 +1,103 @@
+"""Fixtures shared by every suite: real hubs, PostgreSQL databases and an S3 endpoint."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from .harness import POSTGRES_ADMIN_URL, Hub, free_port
+
+
+@pytest.fixture
+def make_hub(tmp_path_factory) -> Iterator[Callable[..., Hub]]:
+    """Start ``mllab up`` hubs on free ports in fresh data dirs; all stopped at the end.
+
+    ``make_hub(db_url=..., args=[...], env={...}, start=True)``
+    """
+    hubs: list[Hub] = []
+
+    def make(db_url: str | None = None, args: list[str] | None = None, env: dict | None = None,
+             start: bool = True) -> Hub:
+        root = tmp_path_factory.mktemp("hub")
+        hub = Hub(
+            data_dir=root / "data",
+            port=free_port(),
+            admin_password=secrets.token_urlsafe(12),
+            db_url=db_url,
+            args=list(args or []),
+            env=dict(env or {}),
+        )
+        hubs.append(hub)
+        return hub.start() if start else hub
+
+    yield make
+    for hub in hubs:
+        hub.stop()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory) -> Iterator[Hub]:
+    """One running hub shared by the tests of a module (embedded defaults)."""
+    root = tmp_path_factory.mktemp("hub")
+    hub = Hub(data_dir=root / "data", port=free_port(), admin_password=secrets.token_urlsafe(12))
+    hub.start()
+    yield hub
+    hub.stop()
+
+
+def _create_database() -> str:
+    name = f"mllab_test_{secrets.token_hex(6)}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def _drop_database(name: str) -> None:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the machine's PostgreSQL, dropped after the test."""
+    name = _create_database()
+    host = POSTGRES_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
+    user = POSTGRES_ADMIN_URL.split("://", 1)[1].split("@", 1)[0]
+    yield f"postgresql+psycopg://{user}@{host}/{name}"
+    _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 HTTP endpoint (moto in server mode) on a free port, for the whole run.
+
+    moto keeps everything in memory; tests use their own bucket names to stay apart.
+    """
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _s3_credentials(monkeypatch) -> None:
+    # moto accepts any credentials; these keep boto3 from looking for real ones.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    # Tests that start a hub are integration tests; mark them so `-m "not slow"` is a fast subset.
+    for item in items:
+        if {"hub", "make_hub"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+

@@ -1,0 +1,241 @@
+"""Real processes for the tests: a running hub, users in it, a PostgreSQL database, S3.
+
+Everything starts on free ports in temporary folders and is torn down without leaking
+processes (each child is tracked with psutil and killed if it outlives a polite stop).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin
+
+import psutil
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+NODE_BIN = REPO / "node_modules" / ".bin"
+MLLAB = str(Path(sys.executable).parent / "mllab")
+
+#: The PostgreSQL server of the machine (trust auth on loopback); each run makes its own databases.
+POSTGRES_ADMIN_URL = os.environ.get("MLLAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def env_with_node(**extra: str) -> dict[str, str]:
+    """The environment for child processes: node tools on PATH, this Python first."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(NODE_BIN), env.get("PATH", "")])
+    env.update(extra)
+    return env
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last_error = e
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+def stop_process_tree(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM ``proc`` (which cleans up after itself), then SIGKILL whatever is left."""
+    if proc.poll() is not None:
+        return
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    # Spawned servers run in their own sessions; anything still alive is a leak to reap.
+    for child in tree:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(tree, timeout=5)
+
+
+class HubSession(requests.Session):
+    """A browser-like session on the hub: cookies, XSRF, the hub's forms."""
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+        self.username: str | None = None
+
+    def url(self, path: str) -> str:
+        return urljoin(self.hub.url, path.lstrip("/"))
+
+    def xsrf(self, path: str = "hub/login") -> str:
+        page = self.get(self.url(path))
+        page.raise_for_status()
+        match = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+        return match.group(1) if match else self.cookies.get("_xsrf", path="/hub/")
+
+    def login(self, username: str, password: str) -> requests.Response:
+        """Log in through the login form; the response is the page landed on."""
+        response = self.post(
+            self.url("hub/login"),
+            data={"username": username, "password": password, "_xsrf": self.xsrf()},
+            allow_redirects=False,
+        )
+        if response.status_code != 302:
+            raise AssertionError(f"login of {username} failed: {response.status_code} {response.text[:300]}")
+        self.username = username
+        return response
+
+    def signup(self, username: str, password: str) -> requests.Response:
+        return self.post(
+            self.url("hub/signup"),
+            data={"username": username, "signup_password": password, "signup_password_confirmation": password,
+                  "_xsrf": self.xsrf("hub/signup")},
+        )
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        """A hub REST call authenticated by the login cookie (XSRF header included)."""
+        headers = {"X-XSRFToken": self.cookies.get("_xsrf", path="/hub/") or self.xsrf(), **kwargs.pop("headers", {})}
+        return self.request(method, self.url(f"hub/api/{path.lstrip('/')}"), headers=headers, **kwargs)
+
+    def new_token(self, note: str = "test", **body) -> str:
+        response = self.api("POST", f"users/{self.username}/tokens", json={"note": note, **body})
+        assert response.status_code == 201, response.text
+        return response.json()["token"]
+
+
+@dataclass
+class Hub:
+    """An ``mllab up`` process and what a test needs to talk to it."""
+
+    data_dir: Path
+    port: int
+    admin_password: str
+    db_url: str | None = None
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def command(self) -> list[str]:
+        cmd = [MLLAB, "up", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args]
+        if self.db_url:
+            cmd += ["--db-url", self.db_url]
+        return cmd
+
+    def start(self, timeout: float = 60) -> Hub:
+        self.log_path = self.data_dir.parent / f"hub-{self.port}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's life
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env_with_node(**{"MLLAB_ADMIN_PASSWORD": self.admin_password, **self.env}),
+            cwd=self.data_dir.parent,
+            start_new_session=True,
+        )
+
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log_tail()}")
+            return all(
+                requests.get(self.url + path, timeout=2, allow_redirects=False).status_code == 200
+                for path in ("hub/health", "services/registry/api/v1/health", "services/deployments/api/v1/health")
+            )
+
+        try:
+            wait_for(ready, timeout=timeout, what=f"hub on port {self.port}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process_tree(self.proc)
+            self.proc = None
+
+    def restart(self) -> Hub:
+        self.stop()
+        # The same port again: TIME_WAIT sockets do not block a listening bind.
+        return self.start()
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def session(self) -> HubSession:
+        return HubSession(self)
+
+    def admin(self) -> HubSession:
+        session = self.session()
+        session.login("admin", self.admin_password)
+        return session
+
+    def add_user(self, username: str, password: str | None = None) -> tuple[HubSession, str]:
+        """Sign ``username`` up, approve them as admin, log them in."""
+        password = password or secrets.token_urlsafe(12)
+        response = self.session().signup(username, password)
+        assert response.status_code == 200, response.text[:300]
+        approval = self.admin().get(self.url + f"hub/authorize/{username}")
+        assert approval.status_code == 200, approval.status_code
+        session = self.session()
+        session.login(username, password)
+        return session, password
+
+
+def api(hub: Hub, token: str, method: str, path: str, **kwargs) -> requests.Response:
+    """A call to ``path`` under the hub's URL with ``token``."""
+    headers = {"Authorization": f"token {token}", **kwargs.pop("headers", {})}
+    return requests.request(method, hub.url + path.lstrip("/"), headers=headers, timeout=30, **kwargs)
+
+
+def spawn(hub: Hub, token: str, username: str, timeout: float = 90) -> None:
+    """Start ``username``'s workspace and wait until its API answers through the proxy."""
+    response = api(hub, token, "POST", f"hub/api/users/{username}/server")
+    assert response.status_code in (201, 202), response.text
+
+    def ready():
+        model = api(hub, token, "GET", f"hub/api/users/{username}").json()
+        return model["servers"].get("", {}).get("ready")
+
+    wait_for(ready, timeout=timeout, what=f"{username}'s workspace")
+
+
+def stop_server(hub: Hub, token: str, username: str, timeout: float = 60) -> None:
+    response = api(hub, token, "DELETE", f"hub/api/users/{username}/server")
+    assert response.status_code in (202, 204), response.text
+    wait_for(
+        lambda: "" not in api(hub, token, "GET", f"hub/api/users/{username}").json()["servers"],
+        timeout=timeout,
+        what=f"{username}'s workspace to stop",
+    )
