@@ -55,6 +55,13 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     j.load_roles = roles([mllab.admin_user])
 
     hub.merge(backend_config(mllab))
+    # The client inside a workspace finds the platform with no configuration.
+    public_url = (mllab.public_url or hub_url).rstrip("/") + "/"
+    hub.Spawner.environment = {
+        "MLLAB_URL": public_url,
+        "MLLAB_REGISTRY_URL": public_url + "services/registry/",
+        "MLLAB_DEPLOYMENTS_URL": public_url + "services/deployments/",
+    }
     return hub
 
 

@@ -72,6 +72,21 @@ class MLLab(Configurable):
     def _default_db_url(self) -> str:
         return os.environ.get("MLLAB_DB_URL") or f"sqlite:///{self.data_dir}/jupyterhub.sqlite"
 
+    registry_db_url = Unicode(
+        help="""
+        SQLAlchemy URL of the registry's metadata database (artifacts, versions, uploads).
+
+        Defaults to SQLite in the data dir.  In production point it at PostgreSQL; it may
+        be the hub's own database, the registry's tables and migrations are its own.
+
+            c.MLLab.registry_db_url = "postgresql+psycopg://mllab:secret@db:5432/registry"
+        """,
+    ).tag(config=True)
+
+    @default("registry_db_url")
+    def _default_registry_db_url(self) -> str:
+        return os.environ.get("MLLAB_REGISTRY_DB_URL") or f"sqlite:///{self.data_dir}/registry.sqlite"
+
     auth = CaselessStrEnum(
         ["native", "oidc", "github", "gitlab"],
         default_value="native",

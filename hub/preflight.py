@@ -33,6 +33,8 @@ def check_data_dir(path: str) -> None:
 def check_port(ip: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     with socket.socket(family) as sock:
+        # As servers do (node's included): connections in TIME_WAIT do not make a port busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((ip, port))
         except OSError as e:

@@ -49,12 +49,13 @@ def builtin_services(mllab: MLLab) -> dict[str, dict]:
     """``registry`` and ``deployments``, run by the hub as ``python -m mllab.services.<name>``."""
     env = storage_environment(mllab)
     services = {}
+    db_urls = {"registry": mllab.registry_db_url}
     for name, allowed in (("registry", _REGISTRY_SCOPES), ("deployments", _DEPLOYMENTS_SCOPES)):
         port = mllab.service_ports.get(name) or free_port()
         services[name] = {
             "command": [sys.executable, "-m", f"mllab.services.{name}"],
             "url": f"http://127.0.0.1:{port}",
-            "environment": dict(env),
+            "environment": {**env, **({"MLLAB_DB_URL": db_urls[name]} if name in db_urls else {})},
             # OAuth tokens issued to the service (browser logins) carry these scopes,
             # intersected with what the user holds.
             "oauth_client_allowed_scopes": list(allowed),

@@ -43,6 +43,10 @@ def env_with_node(**extra: str) -> dict[str, str]:
     return env
 
 
+class GaveUp(Exception):
+    """Raised by a ``wait_for`` predicate when waiting longer cannot help."""
+
+
 def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = "condition"):
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -52,6 +56,8 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = 
             result = predicate()
             if result:
                 return result
+        except GaveUp:
+            raise
         except Exception as e:  # noqa: BLE001 - retried until the deadline
             last_error = e
         time.sleep(interval)
@@ -165,7 +171,7 @@ class Hub:
 
         def ready() -> bool:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise GaveUp(f"hub exited with {self.proc.returncode}:\n{self.log_tail()}")
             return all(
                 requests.get(self.url + path, timeout=2, allow_redirects=False).status_code == 200
                 for path in ("hub/health", "services/registry/api/v1/health", "services/deployments/api/v1/health")
