@@ -12,7 +12,8 @@ from jupyterhub.app import JupyterHub
 from traitlets import Unicode
 from traitlets.config import Config
 
-from .hubconfig import configure, python_bin_on_path
+from .hubconfig import configure, launcher_derives, python_bin_on_path
+from .platform import MLLab
 from .preflight import PreflightError, check_data_dir, check_database, check_port, check_proxy
 
 
@@ -31,22 +32,26 @@ class MLLabHub(JupyterHub):
         # Order of precedence: command line > config file > embedded defaults.
         command_line = deepcopy(self.config)
         if self.config_file:
-            super().load_config_file(self.config_file)
+            with launcher_derives():
+                super().load_config_file(self.config_file)
             self.update_config(command_line)
-        data_dir = self.config.MLLab.get("data_dir") or os.environ.get("MLLAB_DATA_DIR", ".mllab")
+        mllab = MLLab(config=self.config)
         try:
-            check_data_dir(str(Path(data_dir).absolute()))
-            config = configure(deepcopy(self.config))
-            self.update_config(config)
+            # Checks first, so a failed start leaves nothing behind in the data dir.
+            check_data_dir(mllab.data_dir)
             check_port(self.ip or "0.0.0.0", self.port)
-            check_database(self.db_url)
-            if self.proxy_class.__name__ == "ConfigurableHTTPProxy":
-                check_proxy(config.ConfigurableHTTPProxy.get("command") or ["configurable-http-proxy"])
+            check_database(self.config.JupyterHub.get("db_url") or mllab.db_url)
+            if self.config.JupyterHub.get("proxy_class", "configurable-http-proxy") in (
+                "configurable-http-proxy",
+                "jupyterhub.proxy.ConfigurableHTTPProxy",
+            ):
+                check_proxy(self.config.ConfigurableHTTPProxy.get("command") or ["configurable-http-proxy"])
+            self.update_config(configure(deepcopy(self.config)))
         except (PreflightError, ValueError, RuntimeError) as e:
             print(f"mllab up: error: {e}", file=sys.stderr)
             self.exit(1)
 
-    def init_spawners(self):  # noqa: D102 - log the isolation caveat where it applies
+    def init_spawners(self):
         if self.config.JupyterHub.get("spawner_class") == "simple":
             self.log.warning(
                 "Local backend: every workspace runs as this OS user (%s), so users are not "

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from traitlets.config import Config
@@ -45,7 +47,7 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
 
     ip = c.JupyterHub.get("ip") or "127.0.0.1"
     port = c.JupyterHub.get("port") or 8000
-    hub_url = f"http://{ip}:{port}"
+    hub_url = c.JupyterHub.get("bind_url") or f"http://{ip}:{port}"
     hub.merge(authenticator_config(mllab, hub_url))
     hub.Authenticator.admin_users = {mllab.admin_user}
 
@@ -65,6 +67,24 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     return hub
 
 
+_launcher_derives = False
+
+
+@contextmanager
+def launcher_derives() -> Iterator[None]:
+    """While ``mllab up`` loads a config file, ``configure(c)`` in that file waits.
+
+    The launcher derives the settings itself once the command line is applied over the
+    file, so ``--data-dir`` and friends win over the file as they should.
+    """
+    global _launcher_derives
+    _launcher_derives = True
+    try:
+        yield
+    finally:
+        _launcher_derives = False
+
+
 def configure(c: Config) -> Config:
     """Fill ``c`` in with the platform's settings, below what ``c`` already sets.
 
@@ -73,6 +93,8 @@ def configure(c: Config) -> Config:
         from mllab.hub import configure
         configure(c)
     """
+    if _launcher_derives:
+        return c
     mllab = MLLab(config=c)
     derived = platform_config(mllab, c)
     derived.merge(c)

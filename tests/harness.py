@@ -6,6 +6,7 @@ processes (each child is tracked with psutil and killed if it outlives a polite 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -58,7 +59,7 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = 
                 return result
         except GaveUp:
             raise
-        except Exception as e:  # noqa: BLE001 - retried until the deadline
+        except Exception as e:
             last_error = e
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
@@ -80,10 +81,8 @@ def stop_process_tree(proc: subprocess.Popen, timeout: float = 15) -> None:
         proc.wait(5)
     # Spawned servers run in their own sessions; anything still alive is a leak to reap.
     for child in tree:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             child.kill()
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(tree, timeout=5)
 
 
