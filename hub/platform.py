@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Bool, CaselessStrEnum, Dict, Integer, Unicode, default, validate
+from traitlets import Bool, CaselessStrEnum, Dict, Integer, List, Unicode, default, validate
 from traitlets.config import Configurable
 
 
@@ -116,6 +116,18 @@ class MLLab(Configurable):
         """,
     ).tag(config=True)
 
+    admin_groups = List(
+        Unicode(),
+        help="""
+        Groups of the OpenID Connect provider whose members are hub admins (``auth = "oidc"``).
+
+        Checked at every login against the ``oidc_groups_claim``: a member becomes admin,
+        and someone who has left these groups loses admin (``admin_user`` stays admin).
+
+            c.MLLab.admin_groups = ["ml-platform-admins"]
+        """,
+    ).tag(config=True)
+
     oidc_issuer = Unicode(
         help="""
         Issuer URL of the OpenID Connect provider (``auth = "oidc"``).
@@ -133,7 +145,23 @@ class MLLab(Configurable):
         Claim of the OpenID Connect userinfo that lists the user's groups.
 
         Each listed group becomes a JupyterHub group (a team namespace ``groups/<name>``),
-        and membership follows the provider at every login.
+        and membership follows the provider at every login.  A nested claim is named
+        with dots, e.g. ``realm_access.roles`` for Keycloak's realm roles.
+        """,
+    ).tag(config=True)
+
+    oidc_scopes = List(
+        Unicode(),
+        ["openid", "profile", "email", "groups"],
+        help="""
+        Scopes requested from the OpenID Connect provider (``auth = "oidc"``).
+
+        ``groups`` asks for the groups claim (Keycloak with a ``groups`` client scope, Dex,
+        Authentik).  Scopes the provider does not list in its discovery document's
+        ``scopes_supported`` are left out with a warning, so providers that put groups in
+        tokens without a scope (Azure AD, Okta with a claim rule) work unchanged.
+
+            c.MLLab.oidc_scopes = ["openid", "profile", "email", "roles"]
         """,
     ).tag(config=True)
 
