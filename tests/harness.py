@@ -145,6 +145,11 @@ class Hub:
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    ready_paths: tuple[str, ...] = (
+        "hub/health",
+        "services/registry/api/v1/health",
+        "services/deployments/api/v1/health",
+    )
 
     @property
     def url(self) -> str:
@@ -173,7 +178,7 @@ class Hub:
                 raise GaveUp(f"hub exited with {self.proc.returncode}:\n{self.log_tail()}")
             return all(
                 requests.get(self.url + path, timeout=2, allow_redirects=False).status_code == 200
-                for path in ("hub/health", "services/registry/api/v1/health", "services/deployments/api/v1/health")
+                for path in self.ready_paths
             )
 
         try:
