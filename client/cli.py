@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from importlib.metadata import version
 
@@ -20,10 +22,48 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] in (["--version"], ["-V"]):
         print(f"mllab {version('mllab')}")
         return
+    if argv[:1] in (["datasets"], ["models"]):
+        sys.exit(run_client_command(argv))
     print(
         "usage: mllab <command> [options]\n\n"
         "commands:\n"
-        "  up        run ML Lab Hub on this machine (mllab up --help)\n",
+        "  up        run ML Lab Hub on this machine (mllab up --help)\n"
+        "  datasets  push, pull and manage datasets (mllab datasets --help)\n"
+        "  models    register, pull and manage models (mllab models --help)\n",
         file=sys.stderr,
     )
     sys.exit(0 if argv[:1] in (["-h"], ["--help"]) else 2)
+
+
+def run_client_command(argv: list[str]) -> int:
+    """Run ``mllab datasets|models ...``; errors are one line on stderr and exit status 1.
+
+    ``MLLAB_DEBUG=1`` logs every request and shows tracebacks.
+    """
+    from .client import Client
+    from .commands import build_parser
+    from .errors import MLLabError
+    from .transfer import Interrupted
+
+    debug = os.environ.get("MLLAB_DEBUG", "") not in ("", "0")
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="mllab: %(message)s")
+    # urllib3 narrates its connection retries; the one-line error at the end says what matters.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if debug else logging.ERROR)
+    args = build_parser().parse_args(argv)
+    try:
+        with Client(workers=args.workers) as client:
+            args.run(getattr(client, args.command), args)
+    except (KeyboardInterrupt, Interrupted):
+        print("mllab: interrupted; run the same command again to resume.", file=sys.stderr)
+        return 130
+    except MLLabError as e:
+        if debug:
+            raise
+        print(f"mllab: error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        if debug:
+            raise
+        print(f"mllab: unexpected error: {type(e).__name__}: {e} (MLLAB_DEBUG=1 shows details)", file=sys.stderr)
+        return 1
+    return 0
