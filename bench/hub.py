@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness import Hub, HubSession, api, free_port, spawn, stop_server  # noqa: E402
+from tests.harness import Hub, HubSession, api, free_port, spawn, stop_server
 
 PLAIN_CONFIG = """
 import os, sys

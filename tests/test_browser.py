@@ -1,0 +1,59 @@
+"""A newcomer's first session in a real browser (Debian's chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = os.environ.get("MLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not shutil.which(CHROMIUM), reason="chromium is not installed: run `make system-packages`"
+    ),
+]
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        yield page
+        page.screenshot(path=str(tmp_path / "last.png"))
+        browser.close()
+
+
+def test_login_start_workspace_run_cell_logout(hub, page):
+    page.goto(hub.url + "hub/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", hub.admin_password)
+    page.click("#login_submit")
+
+    # JupyterHub starts the workspace and lands in JupyterLab.
+    page.wait_for_url("**/user/admin/lab**")
+    page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
+    cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+    cell.click()
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    page.keyboard.type("print(6 * 7)")
+    page.keyboard.press("Shift+Enter")
+    output = page.locator(".jp-OutputArea-output").first
+    output.wait_for()
+    assert output.inner_text().strip() == "42"
+
+    page.goto(hub.url + "hub/logout")
+    page.wait_for_url("**/hub/login**")
+    page.goto(hub.url + "hub/home")
+    assert "/hub/login" in page.url, "after logging out, the hub asks to log in again"
