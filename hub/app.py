@@ -9,7 +9,7 @@ from copy import deepcopy
 from pathlib import Path
 
 from jupyterhub.app import JupyterHub
-from traitlets import Unicode
+from traitlets import TraitError, Unicode
 from traitlets.config import Config
 
 from .hubconfig import configure, launcher_derives, python_bin_on_path
@@ -35,8 +35,8 @@ class MLLabHub(JupyterHub):
             with launcher_derives():
                 super().load_config_file(self.config_file)
             self.update_config(command_line)
-        mllab = MLLab(config=self.config)
         try:
+            mllab = MLLab(config=self.config)
             # Checks first, so a failed start leaves nothing behind in the data dir.
             check_data_dir(mllab.data_dir)
             check_port(self.ip or "0.0.0.0", self.port)
@@ -47,7 +47,7 @@ class MLLabHub(JupyterHub):
             ):
                 check_proxy(self.config.ConfigurableHTTPProxy.get("command") or ["configurable-http-proxy"])
             self.update_config(configure(deepcopy(self.config)))
-        except (PreflightError, ValueError, RuntimeError) as e:
+        except (PreflightError, TraitError, ValueError, RuntimeError) as e:
             print(f"mllab up: error: {e}", file=sys.stderr)
             self.exit(1)
 

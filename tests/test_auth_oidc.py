@@ -194,24 +194,34 @@ def run_up_with_config(make_hub: Callable[..., Hub], tmp_path: Path, config: str
     return subprocess.run(hub.command(), capture_output=True, text=True, timeout=60, env=env_with_node())
 
 
+OIDC = "c.MLLab.auth = 'oidc'\n"
 CLIENT = "c.MLLab.oauth_client_id = 'hub'\nc.MLLab.oauth_client_secret = 'secret'\n"
 
 
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        pytest.param(CLIENT, "requires MLLab.oidc_issuer", id="no-issuer"),
-        pytest.param("c.MLLab.oidc_issuer = 'http://127.0.0.1:9'\n", "requires MLLab.oauth_client_id", id="no-client"),
+        pytest.param(OIDC + CLIENT, "requires MLLab.oidc_issuer", id="no-issuer"),
         pytest.param(
-            CLIENT + "c.MLLab.oidc_issuer = 'http://127.0.0.1:{port}'\n",
+            OIDC + "c.MLLab.oidc_issuer = 'http://127.0.0.1:9'\n", "requires MLLab.oauth_client_id", id="no-client"
+        ),
+        pytest.param(
+            OIDC + CLIENT + "c.MLLab.oidc_issuer = 'http://127.0.0.1:{port}'\n",
             "cannot read the OpenID Connect discovery document",
             id="issuer-unreachable",
         ),
+        pytest.param(
+            "c.MLLab.auth = 'saml'\n", "expected any of ['native', 'oidc', 'github', 'gitlab']", id="unknown-auth"
+        ),
+        pytest.param(
+            CLIENT + "c.MLLab.auth = 'github'\nc.MLLab.admin_groups = ['a']\n",
+            "admin_groups requires",
+            id="admin-groups-without-oidc",
+        ),
     ],
 )
-def test_misconfigured_oidc_is_one_clear_line(make_hub, tmp_path, config, message):
-    config = "c.MLLab.auth = 'oidc'\n" + config.format(port=free_port())
-    result = run_up_with_config(make_hub, tmp_path, config)
+def test_misconfigured_sign_on_is_one_clear_line(make_hub, tmp_path, config, message):
+    result = run_up_with_config(make_hub, tmp_path, config.format(port=free_port()))
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert "Traceback" not in result.stderr
