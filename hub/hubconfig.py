@@ -17,7 +17,8 @@ from pathlib import Path
 from traitlets.config import Config
 
 from .auth import authenticator_config
-from .backends import backend_config
+from .backends import backend_config, workspace_platform_url
+from .culling import culler_role, culler_service
 from .platform import MLLab
 from .scopes import custom_scopes, roles
 from .secrets import kept_secret
@@ -52,13 +53,19 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     hub.Authenticator.admin_users = {mllab.admin_user}
 
     services, extra_scopes = service_declarations(mllab)
-    j.services = services
     j.custom_scopes = custom_scopes(extra_scopes)
-    j.load_roles = roles([mllab.admin_user])
+    load_roles = roles([mllab.admin_user])
+    culler = culler_service(mllab)
+    if culler:
+        services.append(culler)
+        load_roles.append(culler_role())
+    j.services = services
+    j.load_roles = load_roles
 
-    hub.merge(backend_config(mllab))
-    # The client inside a workspace finds the platform with no configuration.
-    public_url = (mllab.public_url or hub_url).rstrip("/") + "/"
+    hub.merge(backend_config(mllab, c.JupyterHub.get("hub_port") or j.hub_port))
+    # The client inside a workspace finds the platform with no configuration, at an address
+    # it can reach (a container cannot reach the hub's loopback address).
+    public_url = workspace_platform_url(mllab, (mllab.public_url or hub_url).rstrip("/") + "/", port)
     hub.Spawner.environment = {
         "MLLAB_URL": public_url,
         "MLLAB_REGISTRY_URL": public_url + "services/registry/",

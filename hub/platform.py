@@ -282,3 +282,142 @@ class MLLab(Configurable):
     @default("allow_root")
     def _default_allow_root(self) -> bool:
         return hasattr(os, "geteuid") and os.geteuid() == 0
+
+    # --- Workspaces: profiles, Docker and Kubernetes backends, idle culling ---
+
+    workspace_image = Unicode(
+        "mllab/workspace:latest",
+        help="""
+        Image of workspaces (``docker`` and ``kubernetes`` backends) when a profile names none.
+
+        Built from ``images/workspace/Dockerfile``.
+
+            c.MLLab.workspace_image = "registry.example.org/mllab/workspace:1.0"
+        """,
+    ).tag(config=True)
+
+    workspace_home = Unicode(
+        "/home/jovyan",
+        help="Home folder inside workspace containers, where each user's persistent volume or PVC is mounted.",
+    ).tag(config=True)
+
+    profiles = List(
+        Dict(),
+        help="""
+        Workspace profiles users choose from on the spawn page (``docker`` and ``kubernetes``).
+
+        Each is a dict: ``display_name`` (required), ``slug`` (the name users and the API
+        pass as ``{"profile": slug}``, default from the display name), ``description``,
+        ``image`` (default ``workspace_image``), ``cpu_limit`` and ``cpu_guarantee`` (CPUs),
+        ``mem_limit`` and ``mem_guarantee`` (bytes or ``"4G"``), ``gpus`` (NVIDIA GPUs: Docker
+        device requests, Kubernetes ``nvidia.com/gpu`` limits), ``node_selector`` and
+        ``tolerations`` (Kubernetes only), ``environment`` (extra variables) and ``default``
+        (the profile used when the user does not choose; else the first).  Users cannot
+        ask for an image or resources outside these.  Empty: one profile with
+        ``workspace_image`` and no limits.
+
+            c.MLLab.profiles = [
+                {"display_name": "Small", "cpu_limit": 1, "mem_limit": "2G", "default": True},
+                {"display_name": "GPU", "slug": "gpu", "cpu_limit": 8, "mem_limit": "32G", "gpus": 1,
+                 "node_selector": {"nvidia.com/gpu.present": "true"},
+                 "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]},
+            ]
+        """,
+    ).tag(config=True)
+
+    @validate("profiles")
+    def _valid_profiles(self, proposal) -> list[dict]:
+        from .backends.profiles import parse_profiles
+
+        parse_profiles(proposal.value, self.workspace_image)  # raises ValueError naming the entry
+        return proposal.value
+
+    docker_host = Unicode(
+        help="""
+        URL of the Docker (or podman) API that runs workspaces (``backend = "docker"``).
+
+        Empty: ``$DOCKER_HOST``, else the local Docker socket.
+
+            c.MLLab.docker_host = "unix:///run/podman/podman.sock"
+        """,
+    ).tag(config=True)
+
+    docker_network = Unicode(
+        "mllab",
+        help="""
+        Docker network of the workspaces, created on first spawn if missing.
+
+        The proxy reaches each workspace by its address on this network; no host port
+        is published.  The hub must be reachable from it (see ``docker_hub_host``).
+        """,
+    ).tag(config=True)
+
+    docker_hub_host = Unicode(
+        "hub",
+        help="""
+        Host name by which workspace containers reach the hub's machine (``backend = "docker"``).
+
+        Workspaces talk to the hub API at ``http://<host>:<hub_port>`` and to the platform
+        (the proxy, with the services) at ``http://<host>:<port>``.  The default suits the
+        compose file (the hub's container is ``hub`` on the workspaces' network).  With the
+        hub running on the host: ``host.containers.internal`` (podman),
+        ``host.docker.internal`` (Docker Desktop) or the host's address; the hub and proxy
+        must then listen on an address the containers reach (``mllab up --ip 0.0.0.0``).
+        """,
+    ).tag(config=True)
+
+    docker_volume_name_template = Unicode(
+        "mllab-home-{username}",
+        help="""
+        Name of each user's home volume (``backend = "docker"``); ``{username}`` is escaped.
+
+        The volume is kept when the workspace stops and removed when the user is deleted.
+        """,
+    ).tag(config=True)
+
+    kubernetes_hub_url = Unicode(
+        "http://hub:8081",
+        help="URL at which workspace pods reach the hub API (the helm chart's ``hub`` service).",
+    ).tag(config=True)
+
+    kubernetes_platform_url = Unicode(
+        "http://proxy-public/",
+        help="URL at which workspace pods reach the platform and its services (the chart's ``proxy-public``).",
+    ).tag(config=True)
+
+    kubernetes_pvc_name_template = Unicode(
+        "mllab-home-{username}",
+        help="""
+        Name of each user's home PVC (``backend = "kubernetes"``).
+
+        Created on first start, kept when the workspace stops, deleted with the user.
+        """,
+    ).tag(config=True)
+
+    kubernetes_home_size = Unicode("10Gi", help="Size requested by each user's home PVC.").tag(config=True)
+
+    kubernetes_storage_class = Unicode(
+        help="StorageClass of the home PVCs; empty uses the cluster's default class.",
+    ).tag(config=True)
+
+    idle_timeout = Integer(
+        3600,
+        help="""
+        Stop workspaces idle for longer than this many seconds (jupyterhub-idle-culler).
+
+        The home is kept.  0 turns culling off.
+
+            c.MLLab.idle_timeout = 8 * 3600
+        """,
+    ).tag(config=True)
+
+    idle_cull_interval = Integer(
+        300,
+        help="How often, in seconds, the idle culler checks workspaces' last activity.",
+    ).tag(config=True)
+
+    @validate("idle_cull_interval")
+    def _positive_interval(self, proposal) -> int:
+        if proposal.value <= 0:
+            raise ValueError("MLLab.idle_cull_interval requires a positive number of seconds")
+        return proposal.value

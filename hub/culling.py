@@ -1,0 +1,41 @@
+"""Idle culling: jupyterhub-idle-culler as a hub-managed service, on every backend.
+
+The culler asks the hub for each server's last activity every ``MLLab.idle_cull_interval``
+seconds and stops those idle for longer than ``MLLab.idle_timeout``.  Stopping keeps the
+user's home (a folder, volume or PVC): culling frees CPU, memory and GPUs, not data.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .platform import MLLab
+
+SERVICE_NAME = "idle-culler"
+
+#: What the culler needs and nothing more: see users' servers and their activity, stop servers.
+CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+
+
+def culler_service(mllab: MLLab) -> dict | None:
+    """The ``c.JupyterHub.services`` entry of the culler; None when culling is off."""
+    if not mllab.idle_timeout:
+        return None
+    return {
+        "name": SERVICE_NAME,
+        "command": [
+            sys.executable, "-m", "jupyterhub_idle_culler",
+            f"--timeout={mllab.idle_timeout}",
+            f"--cull-every={mllab.idle_cull_interval}",
+        ],
+    }
+
+
+def culler_role() -> dict:
+    """The least-privilege role of the culler, for ``c.JupyterHub.load_roles``."""
+    return {
+        "name": SERVICE_NAME,
+        "description": "Stop workspaces that have been idle too long (jupyterhub-idle-culler).",
+        "scopes": list(CULLER_SCOPES),
+        "services": [SERVICE_NAME],
+    }

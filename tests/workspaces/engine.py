@@ -1,0 +1,153 @@
+"""A real container engine for the Docker backend's tests: podman's Docker-compatible API.
+
+Nothing can be pulled on the test machines, so images are made here: a Debian root file
+system from ``debootstrap`` imported as a local base, and the project's own
+``images/workspace/Dockerfile`` built on it with ``--build-arg BASE=<local base>``.  Both are
+built once per machine and found again by a tag that is a hash of their recipe.
+
+The podman settings (runc, rlimits) are the harness's (``containers.conf`` next to this
+file, passed with ``$CONTAINERS_CONF``), not the product's: users run Docker or podman as
+they like.  Everything here needs root, as CI runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..harness import REPO, wait_for
+
+log = logging.getLogger(__name__)
+
+SOCKET = Path(os.environ.get("MLLAB_TEST_PODMAN_SOCKET", "/run/mllab-podman.sock"))
+SOCKET_URL = f"unix://{SOCKET}"
+CONTAINERS_CONF = Path(__file__).with_name("containers.conf")
+WORKSPACE_RECIPE = REPO / "images" / "workspace"
+BASE_REPO = "localhost/mllab-test-base"
+WORKSPACE_REPO = "localhost/mllab-test-workspace"
+DEBIAN_SUITE = "bookworm"
+#: Files whose content goes into the workspace image; a change to any of them rebuilds it.
+WORKSPACE_INPUTS = [
+    *sorted(p for p in WORKSPACE_RECIPE.rglob("*") if p.is_file() and p.suffix not in {".whl", ".crt"}),
+    REPO / "pyproject.toml",
+    *sorted((REPO / "client").rglob("*.py")),
+    *sorted((REPO / "extensions").rglob("*.py")),
+]
+
+
+def podman_env() -> dict[str, str]:
+    return {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
+
+
+def podman(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["podman", *args], env=podman_env(), check=True, **kwargs)
+
+
+def recipe_hash(paths: list[Path], *extra: str) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for item in extra:
+        digest.update(item.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def image_exists(ref: str) -> bool:
+    return subprocess.run(["podman", "image", "exists", ref], env=podman_env()).returncode == 0
+
+
+def apt_mirror() -> str:
+    """The Debian mirror the machine's own apt sources name (debootstrap needs one)."""
+    for source in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+        if not source.is_file() or not source.name.endswith((".list", ".sources")):
+            continue
+        for line in source.read_text().splitlines():
+            words = line.split()
+            if words[:1] == ["URIs:"] or words[:1] == ["deb"]:
+                url = words[1] if words[0] == "URIs:" else words[-3]
+                if url.rstrip("/").endswith("/debian"):
+                    return url
+    return "http://deb.debian.org/debian"
+
+
+def ensure_base_image() -> str:
+    """A minimal Debian image made from the distribution's packages with debootstrap."""
+    mirror = apt_mirror()
+    ref = f"{BASE_REPO}:{DEBIAN_SUITE}-{recipe_hash([], DEBIAN_SUITE, 'minbase', mirror)}"
+    if image_exists(ref):
+        return ref
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mllab-rootfs-") as rootfs:
+        subprocess.run(["debootstrap", "--variant=minbase", DEBIAN_SUITE, rootfs, mirror], check=True,
+                       stdout=subprocess.DEVNULL)
+        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+        podman("import", "-", ref, stdin=tar.stdout, stdout=subprocess.DEVNULL)
+        if tar.wait() != 0:
+            raise RuntimeError(f"tar of {rootfs} failed")
+    log.warning("built %s in %.0fs", ref, time.monotonic() - started)
+    return ref
+
+
+def ensure_workspace_image() -> str:
+    """``images/workspace/Dockerfile`` built on the local base, with this checkout's wheel."""
+    base = ensure_base_image()
+    ref = f"{WORKSPACE_REPO}:{recipe_hash(WORKSPACE_INPUTS, base)}"
+    if image_exists(ref):
+        return ref
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mllab-workspace-context-") as tmp:
+        context = Path(tmp) / "context"
+        shutil.copytree(WORKSPACE_RECIPE, context, ignore=shutil.ignore_patterns("*.whl", "*.crt"))
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(context / "wheels"),
+                        str(REPO)], check=True)
+        # pip inside the build trusts what pip here trusts (a TLS-intercepting proxy's CA).
+        host_ca = os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt"
+        if Path(host_ca).is_file():
+            shutil.copy(host_ca, context / "extra-ca" / "ca.crt")
+        podman("build", "--network", "host", "--build-arg", f"BASE={base}", "-t", ref, str(context),
+               stdout=subprocess.DEVNULL)
+    log.warning("built %s in %.0fs", ref, time.monotonic() - started)
+    return ref
+
+
+def _answers() -> bool:
+    import docker
+
+    try:
+        return docker.DockerClient(base_url=SOCKET_URL, timeout=5).ping()
+    except Exception:  # noqa: BLE001 - not up (yet)
+        return False
+
+
+@contextmanager
+def podman_service() -> Iterator[str]:
+    """The Docker API socket URL; the service is started (and then stopped) unless it already runs."""
+    if shutil.which("podman") is None:
+        raise RuntimeError("podman is not installed: run `make system-packages` (apt-get install podman runc debootstrap)")
+    if _answers():
+        yield SOCKET_URL
+        return
+    SOCKET.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", SOCKET_URL],
+        env=podman_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        wait_for(_answers, timeout=30, what="podman's Docker API")
+        yield SOCKET_URL
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

@@ -1,0 +1,180 @@
+"""The Docker backend end to end: a real hub with DockerSpawner on podman's Docker API.
+
+Workspaces are real containers of ``images/workspace/Dockerfile`` (built here from a local
+Debian base), reached through the hub's proxy as a user reaches them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ..harness import api, spawn, stop_server, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def container_of(client, hub, username: str):
+    prefix = hub.env["MLLAB_TEST_PREFIX"]
+    return client.containers.get(f"{prefix}-{username}")
+
+
+def run_in(container, code: str) -> str:
+    """Run Python ``code`` in the workspace container, as its user; stdout."""
+    result = container.exec_run(["python3", "-c", code], user="1000")
+    assert result.exit_code == 0, result.output.decode()
+    return result.output.decode()
+
+
+#: Inside a workspace: GET a URL with the workspace's own token, print the status and body.
+FETCH = """
+import os, sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[1] if len(sys.argv) > 1 else URL,
+                             headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]})
+try:
+    with urllib.request.urlopen(req, timeout=20) as r:
+        print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+"""
+
+
+def fetch_inside(container, url_expression: str) -> tuple[int, str]:
+    out = run_in(container, f"import os\nURL = {url_expression}\n{FETCH}")
+    status, _, body = out.strip().partition(" ")
+    return int(status), body
+
+
+def test_home_survives_stop_and_start(make_docker_hub, docker_client):
+    hub = make_docker_hub()
+    alice, _ = hub.add_user("alice")
+    token = alice.new_token()
+    spawn(hub, token, "alice", timeout=180)
+    written = api(hub, token, "PUT", "user/alice/api/contents/notes.txt",
+                  json={"type": "file", "format": "text", "content": "kept across restarts"})
+    assert written.status_code in (200, 201), written.text
+    first = container_of(docker_client, hub, "alice").id
+    stop_server(hub, token, "alice")
+
+    # The container is gone, the home volume is not.
+    assert not docker_client.containers.list(all=True, filters={"id": first})
+    volume = docker_client.volumes.get(f"{hub.env['MLLAB_TEST_PREFIX']}-home-alice")
+    spawn(hub, token, "alice", timeout=180)
+    assert container_of(docker_client, hub, "alice").id != first
+    read = api(hub, token, "GET", "user/alice/api/contents/notes.txt")
+    assert read.status_code == 200, read.text
+    assert read.json()["content"] == "kept across restarts"
+
+    # An admin deleting the user deletes the home with it.
+    stop_server(hub, token, "alice")
+    admin = hub.admin()
+    assert admin.api("DELETE", "users/alice").status_code == 204
+    wait_for(lambda: not docker_client.volumes.list(filters={"name": volume.name}), timeout=30,
+             what="the home volume to be removed")
+
+
+def test_workspace_reaches_hub_and_services(make_docker_hub, docker_client):
+    """The client inside a workspace works with no configuration: URLs and a token with the user's scopes."""
+    hub = make_docker_hub()
+    carol, _ = hub.add_user("carol")
+    token = carol.new_token()
+    spawn(hub, token, "carol", timeout=180)
+    try:
+        container = container_of(docker_client, hub, "carol")
+        env = dict(line.split("=", 1) for line in container.attrs["Config"]["Env"])
+        assert env["JUPYTERHUB_API_URL"].startswith("http://host.containers.internal:")
+        assert env["MLLAB_REGISTRY_URL"] == f"http://host.containers.internal:{hub.port}/services/registry/"
+
+        status, body = fetch_inside(container, 'os.environ["JUPYTERHUB_API_URL"] + "/user"')
+        assert status == 200, body
+        me = json.loads(body)
+        assert me["name"] == "carol"
+        assert "custom:datasets:write!user=carol" in me["scopes"]
+        assert "custom:models:write!user=carol" in me["scopes"]
+        assert not any(s.startswith("admin") for s in me["scopes"])
+
+        status, body = fetch_inside(container, 'os.environ["MLLAB_REGISTRY_URL"] + "api/v1/health"')
+        assert status == 200, body
+        assert json.loads(body)["service"] == "registry"
+    finally:
+        stop_server(hub, token, "carol")
+
+
+def test_users_cannot_reach_each_other(make_docker_hub, docker_client):
+    hub = make_docker_hub()
+    alice, _ = hub.add_user("alice")
+    bob, _ = hub.add_user("bob")
+    alice_token, bob_token = alice.new_token(), bob.new_token()
+    spawn(hub, alice_token, "alice", timeout=180)
+    spawn(hub, bob_token, "bob", timeout=180)
+    try:
+        assert api(hub, alice_token, "GET", "user/alice/api/contents").status_code == 200
+        assert api(hub, bob_token, "GET", "user/alice/api/contents").status_code == 403
+
+        alice_container = container_of(docker_client, hub, "alice")
+        bob_container = container_of(docker_client, hub, "bob")
+        network = f"{hub.env['MLLAB_TEST_PREFIX']}-net"
+        for container in (alice_container, bob_container):
+            assert list(container.attrs["NetworkSettings"]["Networks"]) == [network]
+            assert not container.attrs["HostConfig"].get("PortBindings"), "workspaces publish no host ports"
+        # Straight to alice's container over the shared network, with bob's workspace token: refused.
+        alice_ip = alice_container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
+        status, _ = fetch_inside(bob_container, f'"http://{alice_ip}:8888/user/alice/api/contents"')
+        assert status == 403
+    finally:
+        stop_server(hub, alice_token, "alice")
+        stop_server(hub, bob_token, "bob")
+
+
+def test_profile_limits_land_in_the_container(make_docker_hub, docker_client, engine_tap):
+    """Memory and CPU limits are read back from the engine.  GPUs: podman's Docker API accepts
+    device requests but does not keep them, so they are read from the create request the
+    engine received (through ``engine_tap``)."""
+    hub = make_docker_hub(docker_host_url=engine_tap.url)
+    dana, _ = hub.add_user("dana")
+    token = dana.new_token()
+
+    page = dana.get(hub.url + "hub/spawn")
+    assert page.status_code == 200
+    assert 'value="small" checked' in page.text
+    assert "Large with GPU" in page.text
+
+    spawn(hub, token, "dana", timeout=180)  # no choice: the default profile
+    host_config = container_of(docker_client, hub, "dana").attrs["HostConfig"]
+    assert host_config["Memory"] == 512 * 2**20
+    assert host_config["MemoryReservation"] == 256 * 2**20
+    assert host_config["CpuQuota"] == 50_000
+    assert host_config["CpuPeriod"] == 100_000
+    stop_server(hub, token, "dana")
+
+    response = api(hub, token, "POST", "hub/api/users/dana/server", json={"profile": "gpu"})
+    assert response.status_code in (201, 202), response.text
+    wait_for(lambda: api(hub, token, "GET", "hub/api/users/dana").json()["servers"].get("", {}).get("ready"),
+             timeout=180, what="dana's GPU workspace")
+    try:
+        container = container_of(docker_client, hub, "dana")
+        assert container.attrs["HostConfig"]["Memory"] == 2**30
+        assert container.attrs["HostConfig"]["CpuQuota"] == 150_000
+        assert "MLLAB_TEST_PROFILE=gpu" in container.attrs["Config"]["Env"]
+        created = engine_tap.created_containers()[-1]
+        assert created["HostConfig"]["DeviceRequests"] == [
+            {"Driver": "nvidia", "Count": 1, "DeviceIDs": None, "Capabilities": [["gpu"]], "Options": {}},
+        ]
+    finally:
+        stop_server(hub, token, "dana")
+
+
+def test_image_or_resources_outside_profiles_are_refused(make_docker_hub, docker_client):
+    hub = make_docker_hub()
+    eve, _ = hub.add_user("eve")
+    token = eve.new_token()
+    for options, says in [
+        ({"image": "docker.io/library/busybox:latest"}, "cannot set image"),
+        ({"profile": "small", "mem_limit": "64G"}, "cannot set mem_limit"),
+        ({"profile": "huge"}, "No workspace profile 'huge'"),
+    ]:
+        response = api(hub, token, "POST", "hub/api/users/eve/server", json=options)
+        assert response.status_code == 400, response.text
+        assert says in response.json()["message"]
+    assert not docker_client.containers.list(all=True, filters={"name": hub.env["MLLAB_TEST_PREFIX"]})
