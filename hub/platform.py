@@ -259,6 +259,44 @@ class MLLab(Configurable):
 
     s3_bucket = Unicode("mllab", help="Bucket that holds artifact content.").tag(config=True)
 
+    s3_stream = Bool(
+        False,
+        help="""
+        Send artifact bytes through the registry service instead of presigned S3 URLs.
+
+        For clients that cannot reach the S3 endpoint at all.  The service stages uploads
+        on its own disk (its memory stays bounded) and streams downloads.
+
+            c.MLLab.s3_stream = True
+        """,
+    ).tag(config=True)
+
+    upload_expiry = Integer(
+        24 * 3600,
+        help="""
+        Seconds an upload session of the registry stays open before it expires and what it
+        sent is dropped.
+
+            c.MLLab.upload_expiry = 6 * 3600
+        """,
+    ).tag(config=True)
+
+    registry_cleanup_interval = Integer(
+        600,
+        help="""
+        Seconds between the registry's cleanup runs: expiring abandoned upload sessions,
+        then removing blobs that no version references (0 turns cleanup off).
+        """,
+    ).tag(config=True)
+
+    registry_gc_grace = Integer(
+        3600,
+        help="""
+        Seconds an unreferenced blob is kept after an upload last counted on it, so pushes
+        in progress never lose content they were told is stored.
+        """,
+    ).tag(config=True)
+
     s3_region = Unicode("us-east-1", help="Region of the S3 bucket.").tag(config=True)
 
     s3_access_key_id = Unicode(

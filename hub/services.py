@@ -45,17 +45,28 @@ def storage_environment(mllab: MLLab) -> dict[str, str]:
     return {key: value for key, value in env.items() if value}
 
 
+def registry_environment(mllab: MLLab) -> dict[str, str]:
+    """Settings of the registry service only: its database, transfers and cleanup."""
+    return {
+        "MLLAB_DB_URL": mllab.registry_db_url,
+        "MLLAB_S3_STREAM": "1" if mllab.s3_stream else "",
+        "MLLAB_UPLOAD_EXPIRY": str(mllab.upload_expiry),
+        "MLLAB_CLEANUP_INTERVAL": str(mllab.registry_cleanup_interval),
+        "MLLAB_GC_GRACE": str(mllab.registry_gc_grace),
+    }
+
+
 def builtin_services(mllab: MLLab) -> dict[str, dict]:
     """``registry`` and ``deployments``, run by the hub as ``python -m mllab.services.<name>``."""
     env = storage_environment(mllab)
     services = {}
-    db_urls = {"registry": mllab.registry_db_url}
+    own_env = {"registry": registry_environment(mllab)}
     for name, allowed in (("registry", _REGISTRY_SCOPES), ("deployments", _DEPLOYMENTS_SCOPES)):
         port = mllab.service_ports.get(name) or free_port()
         services[name] = {
             "command": [sys.executable, "-m", f"mllab.services.{name}"],
             "url": f"http://127.0.0.1:{port}",
-            "environment": {**env, **({"MLLAB_DB_URL": db_urls[name]} if name in db_urls else {})},
+            "environment": {**env, **own_env.get(name, {})},
             # OAuth tokens issued to the service (browser logins) carry these scopes,
             # intersected with what the user holds.
             "oauth_client_allowed_scopes": list(allowed),

@@ -1,0 +1,86 @@
+"""What every registry handler shares: the registry, namespace checks, paging, 503s."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from ...errors import APIError
+from ...handlers import APIHandler
+from ...openapi import documented_methods
+from ...storage import StorageUnavailable
+from ..context import Registry
+from ..validation import check_name, check_namespace
+
+MAX_LIMIT = 500
+
+
+class RegistryHandler(APIHandler):
+    """A registry route; ``kind`` is set on the per-kind subclasses made by `for_kind`."""
+
+    kind = ""
+    log = logging.getLogger("registry")
+
+    @property
+    def reg(self) -> Registry:
+        return self.settings["registry"]
+
+    def visible(self, kind: str, namespace: str) -> bool:
+        return self.permissions.can(kind, "read", namespace)
+
+    def artifact(self, owner_kind: str, owner: str, name: str, action: str) -> str:
+        """Check the path's namespace, the caller's right to ``action`` there, and the name; the namespace."""
+        namespace = check_namespace(f"{owner_kind}/{owner}")
+        self.require(self.kind, action, namespace)
+        check_name(name)
+        return namespace
+
+    def paging(self) -> tuple[int, int]:
+        try:
+            limit = int(self.get_query_argument("limit", "50"))
+            offset = int(self.get_query_argument("offset", "0"))
+        except ValueError:
+            raise APIError(400, "limit and offset must be integers.") from None
+        if not 1 <= limit <= MAX_LIMIT or offset < 0:
+            raise APIError(400, f"limit must be 1-{MAX_LIMIT} and offset at least 0.")
+        return limit, offset
+
+    def api_url(self, path: str) -> str:
+        """Absolute URL of an API path, as the client reached the service (through the hub's proxy)."""
+        prefix = self.settings["service_prefix"].rstrip("/")
+        return f"{self.request.protocol}://{self.request.host}{prefix}/api/v1/{path}"
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, StorageUnavailable):
+            self.set_status(503)
+            self.finish({"error": "unavailable", "message": str(exc)})
+            return
+        super().write_error(status_code, **kwargs)
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, StorageUnavailable):
+            self.log.warning("%s %s: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)
+
+
+def for_kind(handler: type[RegistryHandler], kind: str) -> type[RegistryHandler]:
+    """``handler`` for one artifact kind, its OpenAPI summary and scope filled in (``{kind}``)."""
+    attrs: dict[str, Any] = {"kind": kind, "__module__": handler.__module__}
+    for name, spec in documented_methods(handler).items():
+        method = getattr(handler, name)
+
+        @functools.wraps(method)
+        def call(self, *args, _method=method, **kwargs):
+            return _method(self, *args, **kwargs)
+
+        call.__openapi__ = {
+            **spec,
+            "summary": spec["summary"].replace("{kind}", kind).replace("{item}", kind[:-1]),
+            "x-scope": spec["x-scope"].replace("{kind}", kind),
+            "tags": [kind],
+        }
+        attrs[name] = call
+    return type(f"{kind.capitalize()}{handler.__name__}", (handler,), attrs)

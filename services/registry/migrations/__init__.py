@@ -1,0 +1,1 @@
+"""Alembic migrations of the registry's tables (run by the service at start)."""

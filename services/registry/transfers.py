@@ -1,0 +1,257 @@
+"""Upload sessions end to end: the database side (``uploads.py``) plus the bytes in storage.
+
+Each function takes the `Registry` explicitly, so tests and the cleanup job call them as the
+handlers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ..errors import APIError
+from ..storage import S3Storage
+from .catalog import Visible
+from .context import Registry
+from .models import utcnow
+from .uploads import (
+    Declared,
+    UploadState,
+    close_upload,
+    commit_version,
+    describe_files,
+    plan_upload,
+    record_blob,
+    record_upload,
+    renew_multipart,
+    upload_state,
+)
+from .views import iso
+
+log = logging.getLogger("registry")
+
+MiB = 1024 * 1024
+MIN_PART_SIZE = 8 * MiB
+MAX_PARTS = 10_000
+HASH_CHUNK = 4 * MiB
+
+
+def part_size_for(size: int) -> int:
+    """Whole MiB, at least 8, so that the file fits in 10,000 parts (1 TiB -> 105 MiB)."""
+    needed = -(-size // MAX_PARTS)
+    return max(MIN_PART_SIZE, -(-needed // MiB) * MiB)
+
+
+def part_sizes(size: int, part_size: int) -> list[int]:
+    count = max(1, -(-size // part_size))
+    return [min(part_size, size - i * part_size) for i in range(count)]
+
+
+async def begin_upload(reg: Registry, declared: Declared, visible: Visible, stream_url: str) -> tuple[int, dict]:
+    """``POST .../uploads``: (200, {"unchanged", "version"}) or (201, Upload)."""
+    plan = await reg.db.run(plan_upload, declared, visible)
+    if plan.unchanged is not None:
+        return 200, {"unchanged": True, "version": plan.unchanged}
+    upload_id = secrets.token_hex(16)
+    missing = {sha: size for sha, size in declared.blobs.items() if sha not in plan.present and size > 0}
+    multiparts: dict[str, tuple[str, str, int]] = {}
+    if reg.presigned:
+        multiparts = await _begin_multiparts(reg.storage, upload_id, missing)
+    try:
+        await reg.db.run(record_upload, upload_id, declared, plan, multiparts, utcnow() + reg.upload_expiry)
+    except BaseException:
+        await _abort_multiparts(reg.storage, multiparts.values())
+        raise
+    log.info("Upload %s of %s/%s by %s: %d files, %d blobs to send", upload_id, declared.namespace,
+             declared.name, declared.user, len(declared.files), len(missing))
+    state = await reg.db.run(upload_state, upload_id)
+    return 201, await describe_upload(reg, state, stream_url, fresh=True)
+
+
+async def _begin_multiparts(storage: S3Storage, upload_id: str, missing: dict[str, int]) -> dict:
+    multiparts: dict[str, tuple[str, str, int]] = {}
+
+    async def begin(sha256: str, size: int) -> None:
+        key = storage.multipart_key(sha256, upload_id)
+        multiparts[sha256] = (key, await storage.begin_multipart(key), part_size_for(size))
+
+    # A few at a time: a thousand new files must not open a thousand connections.
+    limit = asyncio.Semaphore(16)
+
+    async def bounded(sha256: str, size: int) -> None:
+        async with limit:
+            await begin(sha256, size)
+
+    results = await asyncio.gather(*(bounded(s, n) for s, n in missing.items()), return_exceptions=True)
+    failure = next((r for r in results if isinstance(r, BaseException)), None)
+    if failure is not None:
+        await _abort_multiparts(storage, multiparts.values())
+        raise failure
+    return multiparts
+
+
+async def _abort_multiparts(storage: Any, multiparts: Any) -> None:
+    for key, multipart_id, _ in multiparts:
+        try:
+            await storage.abort_multipart(key, multipart_id)
+        except Exception:
+            log.exception("Could not abort multipart upload %s of %s", multipart_id, key)
+
+
+def staged_bytes(reg: Registry, upload_id: str, sha256: str) -> int:
+    path = reg.storage.staging_path(upload_id, sha256)
+    return path.stat().st_size if path.exists() else 0
+
+
+async def describe_upload(reg: Registry, state: UploadState, stream_url: str, fresh: bool = False) -> dict:
+    """The Upload of API.md: each file, whether it is stored, and how to send what is missing.
+
+    ``stream_url`` is the absolute URL of the uploads route (``.../api/v1/uploads``).
+    ``fresh``: the session was just made, so no part has been received yet.
+    """
+    transfers: dict[str, dict | None] = {}
+    for blob in state.blobs:
+        sha256 = blob["sha256"]
+        if sha256 in state.stored or state.status != "open":
+            transfers[sha256] = None
+        elif blob["size"] == 0:
+            transfers[sha256] = {"method": "none"}
+        elif blob["multipart_id"]:
+            transfers[sha256] = await _multipart_transfer(reg.storage, blob, fresh)
+        else:
+            transfers[sha256] = {
+                "method": "stream",
+                "url": f"{stream_url}/{state.id}/blobs/{sha256}",
+                "offset": staged_bytes(reg, state.id, sha256),
+            }
+    files = describe_files(state)
+    for entry in files:
+        entry["transfer"] = transfers[entry["sha256"]]
+    return {
+        "id": state.id,
+        "status": state.status,
+        "artifact": state.full_name,
+        "kind": state.kind,
+        "expires_at": iso(state.expires_at),
+        "files": files,
+    }
+
+
+async def _multipart_transfer(storage: S3Storage, blob: dict, fresh: bool) -> dict:
+    key, multipart_id, part_size = blob["key"], blob["multipart_id"], blob["part_size"]
+    done = {} if fresh else (await storage.list_parts(key, multipart_id) or {})
+    parts = []
+    for number, size in enumerate(part_sizes(blob["size"], part_size), start=1):
+        received = number in done and done[number][1] == size
+        parts.append({
+            "number": number,
+            "size": size,
+            "done": received,
+            "url": None if received else storage.part_url(key, multipart_id, number),
+        })
+    return {
+        "method": "s3-multipart",
+        "part_size": part_size,
+        "parts": parts,
+        "received": sum(p["size"] for p in parts if p["done"]),
+    }
+
+
+async def verify_staged(reg: Registry, upload_id: str, sha256: str, size: int, digest: str | None) -> None:
+    """A streamed blob is complete: check its hash, then move it into the store.
+
+    ``digest`` is the sha256 computed while receiving, None when the bytes came in several
+    requests (then the staged file is hashed again, in a thread).
+    """
+    path = reg.storage.staging_path(upload_id, sha256)
+    if digest is None:
+        digest = await asyncio.to_thread(_sha256_file, path)
+    if digest != sha256:
+        path.unlink(missing_ok=True)
+        raise APIError(400, f"The bytes received hash to {digest}, not the declared {sha256}; send the file again.",
+                       error="checksum_mismatch")
+    key = await reg.storage.store_file(path, sha256)
+    await reg.db.run(record_blob, sha256, size, key)
+
+
+def _sha256_file(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+async def complete_upload(reg: Registry, upload_id: str, visible: Visible) -> tuple[int, dict]:
+    """``POST /uploads/{id}/complete``: verify every blob, then commit the version in one transaction."""
+    state = await reg.db.run(upload_state, upload_id)
+    if state.status != "open":
+        raise APIError(409, f"Upload {upload_id} is {state.status}; start a new upload to make another version.")
+    for blob in state.blobs:
+        if blob["sha256"] in state.stored:
+            continue
+        if blob["size"] == 0:
+            path = reg.storage.staging_path(upload_id, blob["sha256"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+            await verify_staged(reg, upload_id, blob["sha256"], 0, None)
+        elif blob["multipart_id"]:
+            await _verify_multipart(reg, upload_id, blob, state)
+    status, version = await reg.db.run(commit_version, upload_id, visible)
+    reg.storage.discard_staging(upload_id)
+    log.info("Upload %s completed: %s:%s", upload_id, state.full_name, version["number"])
+    return status, version
+
+
+async def _verify_multipart(reg: Registry, upload_id: str, blob: dict, state: UploadState) -> None:
+    storage: S3Storage = reg.storage
+    key, sha256, size = blob["key"], blob["sha256"], blob["size"]
+    path = next(f["path"] for f in state.files if f["sha256"] == sha256)
+    parts = await storage.list_parts(key, blob["multipart_id"])
+    if parts is None:
+        # Completed before (the service stopped before recording it), or never there.
+        if await storage.object_size(key) is None:
+            raise APIError(409, f"The transfer of {path!r} is gone from S3; start a new upload.")
+    else:
+        expected = part_sizes(size, blob["part_size"])
+        missing = [n for n, part in enumerate(expected, start=1) if parts.get(n, ("", -1))[1] != part]
+        if missing:
+            received = sum(parts[n][1] for n in parts if n <= len(expected))
+            raise APIError(409, f"{path!r} is incomplete: {received} of {size} bytes received (parts missing: "
+                           f"{', '.join(map(str, missing[:10]))}). Send them, then complete.")
+        etags = {n: parts[n][0] for n in range(1, len(expected) + 1)}
+        await storage.complete_multipart(key, blob["multipart_id"], etags)
+    # S3 checks each part's MD5 against what the client sent, but only reading the object back proves
+    # its sha256, the name other versions will trust; reads cost a fraction of the upload and stay
+    # between the service and S3.
+    actual_size, digest = await storage.object_sha256(key)
+    if (actual_size, digest) != (size, sha256):
+        await storage.delete(key)
+        new_id = await storage.begin_multipart(key)
+        await reg.db.run(renew_multipart, upload_id, sha256, key, new_id)
+        raise APIError(400, f"{path!r}: received {actual_size} bytes hashing to {digest}, declared {size} bytes with "
+                       f"sha256 {sha256}; send it again.", error="checksum_mismatch")
+    if not await reg.db.run(record_blob, sha256, size, key):
+        await storage.delete(key)  # stored meanwhile by another session: keep one copy
+
+
+async def abort_upload(reg: Registry, upload_id: str, status: str = "aborted") -> None:
+    """``DELETE /uploads/{id}`` (or expiry): close the session and drop what it sent."""
+    state = await reg.db.run(upload_state, upload_id)
+    await reg.db.run(close_upload, upload_id, status)
+    await release_transfers(reg, state)
+
+
+async def release_transfers(reg: Registry, state: UploadState) -> None:
+    reg.storage.discard_staging(state.id)
+    multiparts = [b for b in state.blobs if b["multipart_id"]]
+    await _abort_multiparts(reg.storage, [(b["key"], b["multipart_id"], None) for b in multiparts])
+    for blob in multiparts:
+        # Completed in S3 but never verified and recorded (the service stopped in between).
+        if state.stored.get(blob["sha256"]) != blob["key"]:
+            await reg.storage.delete(blob["key"])
+    log.info("Upload %s of %s closed; its partial transfers are dropped", state.id, state.full_name)

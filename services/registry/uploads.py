@@ -1,0 +1,272 @@
+"""Upload sessions in the database: declare, record, look up, and commit as a version.
+
+The storage side of a session (multipart uploads, staged bytes, verification) is in
+``transfers.py``; these functions only read and write tables, each in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..errors import APIError
+from .catalog import Visible, find_artifact, get_artifact, resolve_version, version_json
+from .models import Artifact, Blob, LineageDataset, Upload, UploadBlob, Version, VersionFile, utcnow
+
+_CHUNK = 1000  # values per IN (...) list
+
+
+def manifest_digest(files: list[dict]) -> str:
+    """What makes two versions "the same": their (path, size, sha256) list."""
+    canonical = json.dumps(sorted([f["path"], f["size"], f["sha256"]] for f in files), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class Declared:
+    """A validated ``POST .../uploads`` body, and who sent it."""
+
+    kind: str
+    namespace: str
+    name: str
+    user: str
+    files: list[dict]
+    metadata: dict = field(default_factory=dict)
+    #: models only: {"datasets": [(namespace, name, ref)], "workspace", "params", "metrics", "flavor"}
+    lineage: dict | None = None
+
+    @property
+    def blobs(self) -> dict[str, int]:
+        """Distinct content of the manifest: sha256 -> size."""
+        return {f["sha256"]: f["size"] for f in self.files}
+
+
+@dataclass
+class Plan:
+    """What a new session needs: nothing (unchanged), or these missing blobs."""
+
+    unchanged: dict | None
+    present: set[str]
+    lineage: dict | None
+
+
+def touch_blobs(session: Session, blobs: dict[str, int]) -> set[str]:
+    """Mark the stored blobs among ``blobs`` as in use now; returns those stored.
+
+    The update takes each row's lock, so a concurrent GC either deleted the row first (and the
+    blob counts as missing) or sees the fresh ``last_used_at`` and spares it.
+    """
+    present: set[str] = set()
+    shas = sorted(blobs)
+    now = utcnow()
+    for i in range(0, len(shas), _CHUNK):
+        rows = session.execute(
+            update(Blob).where(Blob.sha256.in_(shas[i : i + _CHUNK])).values(last_used_at=now)
+            .returning(Blob.sha256, Blob.size)
+        )
+        for sha256, size in rows:
+            if size != blobs[sha256]:
+                raise APIError(400, f"sha256 {sha256} is stored with size {size}, not {blobs[sha256]}.")
+            present.add(sha256)
+    return present
+
+
+def resolve_lineage(session: Session, declared: Declared) -> dict | None:
+    if declared.kind != "models":
+        return None
+    lineage = dict(declared.lineage or {})
+    datasets = []
+    for namespace, name, ref in lineage.get("datasets", []):
+        artifact = get_artifact(session, "datasets", namespace, name)
+        version = resolve_version(session, artifact, ref)
+        datasets.append({"ref": f"{artifact.full_name}:{version.number}", "version_id": version.id})
+    flavor = lineage.get("flavor")
+    if flavor is None and any(f["path"] == "MLmodel" for f in declared.files):
+        flavor = "mlflow"
+    return {
+        "datasets": datasets,
+        "workspace": lineage.get("workspace"),
+        "params": lineage.get("params") or {},
+        "metrics": lineage.get("metrics") or {},
+        "flavor": flavor,
+    }
+
+
+def plan_upload(session: Session, declared: Declared, visible: Visible) -> Plan:
+    """Answer an unchanged push with the latest version; else find which blobs are stored."""
+    lineage = resolve_lineage(session, declared)
+    artifact = find_artifact(session, declared.kind, declared.namespace, declared.name)
+    if artifact is not None and artifact.latest:
+        latest = resolve_version(session, artifact, artifact.latest)
+        if latest.manifest_digest == manifest_digest(declared.files):
+            return Plan(version_json(session, artifact, latest, visible), set(), lineage)
+    return Plan(None, touch_blobs(session, declared.blobs), lineage)
+
+
+def record_upload(
+    session: Session, upload_id: str, declared: Declared, plan: Plan, multiparts: dict[str, tuple[str, str, int]],
+    expires_at: datetime,
+) -> None:
+    """Store the session (and the artifact, if this is its first push).
+
+    ``multiparts``: sha256 -> (object key, S3 multipart id, part size) of the presigned transfers.
+    """
+    artifact = find_artifact(session, declared.kind, declared.namespace, declared.name)
+    if artifact is None:
+        artifact = Artifact(
+            kind=declared.kind, namespace=declared.namespace, name=declared.name, created_by=declared.user,
+            description="", next_number=1,
+        )
+        session.add(artifact)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:  # created by a concurrent first push
+            artifact = get_artifact(session, declared.kind, declared.namespace, declared.name)
+    upload = Upload(
+        id=upload_id, artifact_id=artifact.id, status="open", expires_at=expires_at, created_by=declared.user,
+        files=declared.files, meta=declared.metadata, lineage=plan.lineage,
+    )
+    session.add(upload)
+    for sha256, size in declared.blobs.items():
+        key, multipart_id, part_size = multiparts.get(sha256, (None, None, None))
+        session.add(UploadBlob(
+            upload_id=upload_id, sha256=sha256, size=size, present=sha256 in plan.present, key=key,
+            multipart_id=multipart_id, part_size=part_size,
+        ))
+
+
+@dataclass
+class UploadState:
+    """A snapshot of a session, for describing it and completing it outside the transaction."""
+
+    id: str
+    status: str
+    kind: str
+    namespace: str
+    name: str
+    created_by: str
+    expires_at: datetime
+    files: list[dict]
+    blobs: list[dict]
+    #: sha256 -> key of the session's blobs that are in the store
+    stored: dict[str, str]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def upload_state(session: Session, upload_id: str) -> UploadState:
+    upload = session.get(Upload, upload_id)
+    if upload is None:
+        raise APIError(404, f"No upload session {upload_id}.")
+    blobs = [
+        {"sha256": b.sha256, "size": b.size, "present": b.present, "key": b.key, "multipart_id": b.multipart_id,
+         "part_size": b.part_size}
+        for b in upload.blobs
+    ]
+    stored = stored_blobs(session, [b["sha256"] for b in blobs])
+    artifact = upload.artifact
+    return UploadState(
+        upload.id, upload.status, artifact.kind, artifact.namespace, artifact.name, upload.created_by,
+        upload.expires_at, upload.files, blobs, stored,
+    )
+
+
+def stored_blobs(session: Session, shas: list[str]) -> dict[str, str]:
+    """The stored blobs among ``shas``: sha256 -> key."""
+    found: dict[str, str] = {}
+    for i in range(0, len(shas), _CHUNK):
+        rows = session.execute(select(Blob.sha256, Blob.key).where(Blob.sha256.in_(shas[i : i + _CHUNK])))
+        found.update((sha256, key) for sha256, key in rows)
+    return found
+
+
+def record_blob(session: Session, sha256: str, size: int, key: str) -> bool:
+    """Note verified content in the store; False if another session stored it first."""
+    if session.get(Blob, sha256) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(Blob(sha256=sha256, size=size, key=key))
+    except IntegrityError:
+        return False
+    return True
+
+
+def renew_multipart(session: Session, upload_id: str, sha256: str, key: str, multipart_id: str) -> None:
+    """A blob failed verification: its transfer starts over with a new multipart upload."""
+    blob = session.get(UploadBlob, (upload_id, sha256))
+    blob.key, blob.multipart_id = key, multipart_id
+
+
+def close_upload(session: Session, upload_id: str, status: str) -> None:
+    """Abort (or expire) an open session; 409 if it is not open."""
+    upload = session.get(Upload, upload_id, with_for_update=True)
+    if upload is None:
+        raise APIError(404, f"No upload session {upload_id}.")
+    if upload.status != "open":
+        raise APIError(409, f"Upload {upload_id} is {upload.status}, not open.")
+    upload.status = status
+
+
+def commit_version(session: Session, upload_id: str, visible: Visible) -> tuple[int, dict]:
+    """Turn a session whose blobs are all stored into the next version, atomically.
+
+    Returns ``(201, Version)``, or ``(200, Version)`` when the latest version has the same
+    manifest (it was pushed meanwhile).  409 if the session is no longer open or a blob is missing.
+    """
+    upload = session.get(Upload, upload_id, with_for_update=True)
+    if upload is None:
+        raise APIError(404, f"No upload session {upload_id}.")
+    if upload.status != "open":
+        raise APIError(409, f"Upload {upload_id} is {upload.status}; start a new upload to make another version.")
+    artifact = session.get(Artifact, upload.artifact_id, with_for_update=True)
+    missing = {b.sha256 for b in upload.blobs} - set(stored_blobs(session, [b.sha256 for b in upload.blobs]))
+    if missing:
+        paths = [f["path"] for f in upload.files if f["sha256"] in missing]
+        raise APIError(409, f"Content not received for {', '.join(map(repr, paths[:5]))}; send it, then complete.")
+    digest = manifest_digest(upload.files)
+    if artifact.latest:
+        latest = resolve_version(session, artifact, artifact.latest)
+        if latest.manifest_digest == digest:
+            upload.status, upload.version_id = "completed", latest.id
+            return 200, version_json(session, artifact, latest, visible)
+    lineage = upload.lineage or {}
+    version = Version(
+        artifact_id=artifact.id, number=artifact.next_number, created_by=upload.created_by,
+        size=sum(f["size"] for f in upload.files), file_count=len(upload.files), manifest_digest=digest,
+        meta=upload.meta or {}, workspace=lineage.get("workspace"), params=lineage.get("params"),
+        metrics=lineage.get("metrics"), flavor=lineage.get("flavor"),
+        files=[VersionFile(**f) for f in upload.files],
+    )
+    session.add(version)
+    session.flush()
+    for dataset in lineage.get("datasets", []):
+        # The dataset version may have been deleted since the session began: keep the name.
+        dataset_version = session.get(Version, dataset["version_id"])
+        session.add(LineageDataset(
+            model_version_id=version.id, ref=dataset["ref"], dataset_version_id=dataset_version and dataset_version.id,
+        ))
+    artifact.latest = version.number
+    artifact.next_number += 1
+    artifact.updated_at = utcnow()
+    upload.status, upload.version_id = "completed", version.id
+    session.flush()
+    return 201, version_json(session, artifact, version, visible)
+
+
+def describe_files(state: UploadState) -> list[dict[str, Any]]:
+    """The session's files with whether their content is in the store."""
+    return [
+        {"path": f["path"], "sha256": f["sha256"], "size": f["size"], "present": f["sha256"] in state.stored}
+        for f in state.files
+    ]

@@ -1,0 +1,200 @@
+"""What the registry accepts: names, paths, sizes, hashes and JSON bodies, checked before anything is stored.
+
+Every check raises ``APIError(400, ...)`` with a message that names the offending value.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+from typing import Any
+
+from ..errors import APIError
+from ..permissions import parse_namespace
+
+KINDS = ("datasets", "models")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: Aliases start with a letter so that ``3`` is always a version number.
+ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,127}$")
+TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+MAX_SIZE = 5 * 1024**4  # 5 TiB, the largest S3 object
+MAX_PATH_BYTES = 1024
+MAX_FILES = 100_000
+MAX_TAGS = 32
+MAX_DESCRIPTION = 10_000
+MAX_METADATA_BYTES = 64 * 1024
+MAX_VERSION = 2**31 - 1
+
+
+def bad(message: str) -> APIError:
+    return APIError(400, message)
+
+
+def check_name(name: Any, what: str = "name") -> str:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise bad(f"{what} {name!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting with a "
+                  "letter or digit.")
+    return name
+
+
+def check_namespace(namespace: Any) -> str:
+    if not isinstance(namespace, str):
+        raise bad("namespace must be a string like users/<name> or groups/<name>.")
+    try:
+        parse_namespace(namespace)
+    except ValueError as e:
+        raise bad(str(e)) from None
+    check_name(namespace.split("/", 1)[1], "owner")
+    return namespace
+
+
+def check_alias(alias: Any) -> str:
+    if not isinstance(alias, str) or not ALIAS.match(alias):
+        raise bad(f"alias {alias!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter.")
+    return alias
+
+
+def check_tags(tags: Any) -> list[str]:
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise bad("tags must be a list of strings.")
+    if len(tags) > MAX_TAGS:
+        raise bad(f"at most {MAX_TAGS} tags.")
+    for tag in tags:
+        if not TAG.match(tag):
+            raise bad(f"tag {tag!r} is not valid: 1-64 letters, digits or '._:+-'.")
+    return sorted(set(tags))
+
+
+def check_description(description: Any) -> str:
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise bad(f"description must be a string of at most {MAX_DESCRIPTION} characters.")
+    return description
+
+
+def check_path(path: Any) -> str:
+    """A relative POSIX path that stays inside the folder it is written to, on any OS."""
+    if not isinstance(path, str) or not path:
+        raise bad("file path must be a non-empty string.")
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise bad(f"file path {path[:80]!r}... is longer than {MAX_PATH_BYTES} bytes.")
+    if _CONTROL.search(path) or "\\" in path:
+        raise bad(f"file path {path!r} contains control characters or backslashes.")
+    if path.startswith("/") or _DRIVE.match(path):
+        raise bad(f"file path {path!r} is absolute; send paths relative to the folder pushed.")
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise bad(f"file path {path!r} has an empty, '.' or '..' segment.")
+    return path
+
+
+def check_size(size: Any, path: str) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
+        raise bad(f"size of {path!r} must be an integer from 0 to {MAX_SIZE} (5 TiB), not {size!r}.")
+    return size
+
+
+def check_sha256(sha256: Any, what: str) -> str:
+    if not isinstance(sha256, str) or not SHA256.match(sha256):
+        raise bad(f"sha256 of {what} must be 64 lowercase hex characters, not {sha256!r}.")
+    return sha256
+
+
+def check_json_object(value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise bad(f"{what} must be a JSON object.")
+    if len(json.dumps(value)) > MAX_METADATA_BYTES:
+        raise bad(f"{what} is larger than {MAX_METADATA_BYTES // 1024} KiB.")
+    return value
+
+
+def fields(body: dict, required: dict[str, type | tuple], optional: dict[str, type | tuple] | None = None) -> dict:
+    """``body`` with only known fields of the right JSON types; 400 naming the first that is not."""
+    optional = optional or {}
+    unknown = sorted(set(body) - set(required) - set(optional))
+    if unknown:
+        raise bad(f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: "
+                  f"{', '.join(sorted({*required, *optional}))}.")
+    for name in required:
+        if name not in body:
+            raise bad(f"field {name!r} is required.")
+    for name, value in body.items():
+        expected = {**required, **optional}[name]
+        if value is None and name in optional:
+            continue
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in _as_tuple(expected)):
+            raise bad(f"field {name!r} has the wrong type ({type(value).__name__}).")
+    return body
+
+
+def _as_tuple(expected: type | tuple) -> tuple:
+    return expected if isinstance(expected, tuple) else (expected,)
+
+
+def check_files(files: Any) -> list[dict]:
+    """The declared manifest, normalized: sorted by path, media types filled in."""
+    if not isinstance(files, list) or not files:
+        raise bad("files must be a non-empty list of {path, size, sha256, media_type?}.")
+    if len(files) > MAX_FILES:
+        raise APIError(413, f"at most {MAX_FILES} files per version.")
+    seen_paths: set[str] = set()
+    sizes: dict[str, int] = {}
+    manifest = []
+    for entry in files:
+        if not isinstance(entry, dict):
+            raise bad("each entry of files must be an object {path, size, sha256, media_type?}.")
+        fields(entry, {"path": str, "size": int, "sha256": str}, {"media_type": str})
+        path = check_path(entry["path"])
+        size = check_size(entry["size"], path)
+        sha256 = check_sha256(entry["sha256"], repr(path))
+        if path in seen_paths:
+            raise bad(f"file path {path!r} is listed twice.")
+        seen_paths.add(path)
+        if size == 0 and sha256 != EMPTY_SHA256:
+            raise bad(f"{path!r} is empty but its sha256 is not that of empty content.")
+        if sizes.setdefault(sha256, size) != size:
+            raise bad(f"sha256 {sha256} is declared with two different sizes.")
+        media_type = entry.get("media_type") or mimetypes.guess_type(path)[0] or "application/octet-stream"
+        if len(media_type) > 255 or not MEDIA_TYPE.match(media_type):
+            raise bad(f"media_type {media_type!r} of {path!r} is not a media type like text/csv.")
+        manifest.append({"path": path, "size": size, "sha256": sha256, "media_type": media_type})
+    return sorted(manifest, key=lambda f: f["path"])
+
+
+def parse_ref(ref: str) -> int | str:
+    """A version reference from a URL: a number, or an alias."""
+    if ref.isdigit():
+        number = int(ref)
+        if not 1 <= number <= MAX_VERSION:
+            raise bad(f"version number {ref} is out of range.")
+        return number
+    return check_alias(ref)
+
+
+def parse_full_ref(text: Any) -> tuple[str, str, int | str]:
+    """``users/alice/iris:3`` / ``users/alice/iris@production`` / ``users/alice/iris`` ->
+    ``(namespace, name, number or alias)``."""
+    if not isinstance(text, str):
+        raise bad("a reference must be a string like users/alice/iris:3.")
+    ref: int | str = "latest"
+    base = text
+    if "@" in text:
+        base, alias = text.rsplit("@", 1)
+        ref = check_alias(alias)
+    elif ":" in text:
+        base, number = text.rsplit(":", 1)
+        if not number.isdigit():
+            raise bad(f"reference {text!r}: the part after ':' must be a version number.")
+        ref = parse_ref(number)
+    parts = base.split("/")
+    if len(parts) != 3:
+        raise bad(f"reference {text!r} must look like users/<user>/<name>[:N|@alias].")
+    namespace = check_namespace(f"{parts[0]}/{parts[1]}")
+    return namespace, check_name(parts[2]), ref

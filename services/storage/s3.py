@@ -1,0 +1,283 @@
+"""Blobs in an S3 bucket (AWS, MinIO, Ceph, moto), with presigned multipart transfers.
+
+The service talks to ``endpoint_url``; the presigned URLs it hands out carry
+``public_endpoint_url``, the address clients outside the cluster can reach.  boto3 calls that
+go over the network run in threads so the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from traitlets import Integer, Unicode, default
+
+from .base import Storage, StorageUnavailable, blob_key
+
+#: Bytes read at a time when hashing an object back; bounds memory per verification.
+HASH_CHUNK = 1024 * 1024
+
+
+class S3Storage(Storage):
+    """Blobs under ``s3://<bucket>/blobs/``.
+
+    Presigned multipart uploads go to a key of their own (``blobs/ab/<sha256>/<upload id>``), which
+    becomes the blob's key once its content is verified: a client sending wrong bytes for a
+    hash never touches the copy other versions use.
+    """
+
+    presigned = True
+
+    endpoint_url = Unicode(
+        help="""
+        S3 endpoint the service talks to (empty: AWS).  Defaults to ``$MLLAB_S3_ENDPOINT_URL``.
+
+            c.S3Storage.endpoint_url = "http://minio.storage.svc:9000"
+        """,
+    ).tag(config=True)
+
+    @default("endpoint_url")
+    def _default_endpoint_url(self) -> str:
+        return os.environ.get("MLLAB_S3_ENDPOINT_URL", "")
+
+    public_endpoint_url = Unicode(
+        help="""
+        S3 endpoint written into presigned URLs: what clients outside the cluster reach.
+        Defaults to ``$MLLAB_S3_PUBLIC_ENDPOINT_URL``, else ``endpoint_url``.
+
+            c.S3Storage.public_endpoint_url = "https://s3.example.org"
+        """,
+    ).tag(config=True)
+
+    @default("public_endpoint_url")
+    def _default_public_endpoint_url(self) -> str:
+        return os.environ.get("MLLAB_S3_PUBLIC_ENDPOINT_URL") or self.endpoint_url
+
+    bucket = Unicode(help="Bucket of the blobs. Defaults to ``$MLLAB_S3_BUCKET``, else ``mllab``.").tag(config=True)
+
+    @default("bucket")
+    def _default_bucket(self) -> str:
+        return os.environ.get("MLLAB_S3_BUCKET", "mllab")
+
+    region = Unicode(help="Region of the bucket. Defaults to ``$MLLAB_S3_REGION``, else ``us-east-1``.").tag(
+        config=True
+    )
+
+    @default("region")
+    def _default_region(self) -> str:
+        return os.environ.get("MLLAB_S3_REGION", "us-east-1")
+
+    url_expiry = Integer(
+        3600 * 6,
+        help="Seconds a presigned URL stays valid.  Clients ask the upload session again for fresh ones.",
+    ).tag(config=True)
+
+    @default("staging_dir")
+    def _default_staging_dir(self) -> str:
+        data_dir = os.environ.get("MLLAB_DATA_DIR", ".mllab")
+        return os.path.abspath(os.path.join(data_dir, "registry-staging"))
+
+    def _client(self, endpoint: str):
+        config = BotoConfig(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            connect_timeout=5,
+            read_timeout=60,
+            retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=32,
+        )
+        return boto3.client("s3", endpoint_url=endpoint or None, region_name=self.region, config=config)
+
+    @property
+    def client(self):
+        if not hasattr(self, "_s3"):
+            self._s3 = self._client(self.endpoint_url)
+        return self._s3
+
+    @property
+    def public_client(self):
+        if not hasattr(self, "_public_s3"):
+            self._public_s3 = self._client(self.public_endpoint_url)
+        return self._public_s3
+
+    def _where(self) -> str:
+        return self.endpoint_url or "AWS S3"
+
+    async def _call(self, method: str, quiet: tuple[str, ...] = (), **params: Any) -> Any:
+        """One boto3 call in a thread; unreachable or failing S3 becomes `StorageUnavailable`.
+
+        Error codes in ``quiet`` are expected answers and raised as they are, unlogged.
+        """
+        try:
+            return await asyncio.to_thread(getattr(self.client, method), **params)
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in quiet:
+                raise
+            self.log.error("S3 %s %s/%s failed: %s %s", method, self.bucket, params.get("Key", ""), status, code)
+            if status >= 500:
+                raise StorageUnavailable(f"S3 ({self._where()}) failed with {status} {code}; try again later.") from e
+            raise
+        except (BotoConnectionError, BotoCoreError) as e:
+            self.log.error("S3 %s %s/%s: %s", method, self.bucket, params.get("Key", ""), e)
+            raise StorageUnavailable(
+                f"Artifact storage is unreachable (S3 at {self._where()}): {e}. Try again later, "
+                "or ask an admin to check the S3 endpoint."
+            ) from e
+
+    async def ensure_ready(self) -> None:
+        await super().ensure_ready()
+        try:
+            await self._call("head_bucket", quiet=("404", "NoSuchBucket"), Bucket=self.bucket)
+            self.log.info("Storing artifacts in bucket %s on %s", self.bucket, self._where())
+        except ClientError:
+            self.log.info("Creating bucket %s on %s", self.bucket, self._where())
+            params: dict[str, Any] = {"Bucket": self.bucket}
+            if self.region != "us-east-1":
+                params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+            await self._call("create_bucket", **params)
+        except StorageUnavailable as e:
+            # Serve anyway: reads of metadata work, transfers answer 503 until S3 is back.
+            self.log.warning("Bucket %s not checked: %s", self.bucket, e)
+
+    async def store_file(self, path: Path, sha256: str) -> str:
+        key = blob_key(sha256)
+        # Four 8 MiB parts in flight at most: the service's memory stays bounded whatever the file size.
+        transfer = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
+        self.log.info("Uploading blob %s to bucket %s", key, self.bucket)
+        try:
+            await asyncio.to_thread(self.client.upload_file, str(path), self.bucket, key, Config=transfer)
+        except (BotoConnectionError, BotoCoreError, ClientError) as e:
+            raise StorageUnavailable(f"Artifact storage is unreachable (S3 at {self._where()}): {e}") from e
+        path.unlink(missing_ok=True)
+        return key
+
+    async def delete(self, key: str) -> None:
+        self.log.info("Removing blob %s from bucket %s", key, self.bucket)
+        await self._call("delete_object", Bucket=self.bucket, Key=key)
+
+    async def read_chunks(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        answer = await self._call("get_object", Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
+        body = answer["Body"]
+        try:
+            while chunk := await asyncio.to_thread(body.read, HASH_CHUNK):
+                yield chunk
+        finally:
+            body.close()
+
+    def download_url(self, key: str, filename: str) -> str:
+        return self.public_client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
+            },
+            ExpiresIn=self.url_expiry,
+        )
+
+    # Presigned multipart uploads
+
+    @staticmethod
+    def multipart_key(sha256: str, upload_id: str) -> str:
+        return f"{blob_key(sha256)}/{upload_id}"
+
+    async def begin_multipart(self, key: str) -> str:
+        answer = await self._call(
+            "create_multipart_upload", Bucket=self.bucket, Key=key, ContentType="application/octet-stream"
+        )
+        return answer["UploadId"]
+
+    def part_url(self, key: str, multipart_id: str, number: int) -> str:
+        return self.public_client.generate_presigned_url(
+            "upload_part",
+            Params={"Bucket": self.bucket, "Key": key, "UploadId": multipart_id, "PartNumber": number},
+            ExpiresIn=self.url_expiry,
+        )
+
+    async def list_parts(self, key: str, multipart_id: str) -> dict[int, tuple[str, int]] | None:
+        """``{part number: (etag, size)}`` received so far; None if the multipart upload is gone."""
+        parts: dict[int, tuple[str, int]] = {}
+        marker = 0
+        while True:
+            try:
+                page = await self._call(
+                    "list_parts",
+                    quiet=("NoSuchUpload", "404"),
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=multipart_id,
+                    PartNumberMarker=marker,
+                )
+            except ClientError:
+                return None
+            for part in page.get("Parts", []):
+                parts[part["PartNumber"]] = (part["ETag"], part["Size"])
+            if not page.get("IsTruncated"):
+                return parts
+            marker = page["NextPartNumberMarker"]
+
+    async def complete_multipart(self, key: str, multipart_id: str, etags: dict[int, str]) -> None:
+        await self._call(
+            "complete_multipart_upload",
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=multipart_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]},
+        )
+
+    async def abort_multipart(self, key: str, multipart_id: str) -> None:
+        try:
+            await self._call(
+                "abort_multipart_upload", quiet=("NoSuchUpload", "404"), Bucket=self.bucket, Key=key,
+                UploadId=multipart_id,
+            )
+        except ClientError:
+            self.log.debug("Multipart upload %s of %s already gone", multipart_id, key)
+
+    async def multipart_uploads(self) -> list[tuple[str, str, datetime]]:
+        """``(key, multipart id, start time)`` of every unfinished multipart upload under ``blobs/``."""
+        found: list[tuple[str, str, datetime]] = []
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": "blobs/"}
+        while True:
+            page = await self._call("list_multipart_uploads", **params)
+            found += [(u["Key"], u["UploadId"], u["Initiated"]) for u in page.get("Uploads", [])]
+            if not page.get("IsTruncated"):
+                return found
+            params.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
+
+    async def object_size(self, key: str) -> int | None:
+        try:
+            return (await self._call("head_object", quiet=("404", "NoSuchKey"), Bucket=self.bucket, Key=key))[
+                "ContentLength"
+            ]
+        except ClientError:
+            return None
+
+    async def object_sha256(self, key: str) -> tuple[int, str]:
+        """Size and sha256 of an object, read back in chunks (in a thread)."""
+
+        def digest() -> tuple[int, str]:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            sha, size = hashlib.sha256(), 0
+            for chunk in body.iter_chunks(HASH_CHUNK):
+                sha.update(chunk)
+                size += len(chunk)
+            return size, sha.hexdigest()
+
+        try:
+            return await asyncio.to_thread(digest)
+        except (BotoConnectionError, BotoCoreError) as e:
+            raise StorageUnavailable(f"Artifact storage is unreachable (S3 at {self._where()}): {e}") from e

@@ -1,0 +1,82 @@
+"""Registry fixtures: hubs configured for each storage backend, on PostgreSQL, with users.
+
+A hub is shared by the tests of a module (per backend); tests use their own artifact names.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ..conftest import _create_database, _drop_database
+from ..harness import POSTGRES_ADMIN_URL, Hub, HubSession, free_port
+from .helpers import Registry
+
+BACKENDS = ["local", "s3"]
+
+
+def postgres_database_url(name: str) -> str:
+    host = POSTGRES_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
+    user = POSTGRES_ADMIN_URL.split("://", 1)[1].split("@", 1)[0]
+    return f"postgresql+psycopg://{user}@{host}/{name}"
+
+
+def write_config(path: Path, storage: str, s3_endpoint: str | None, db_url: str | None, **extra) -> Path:
+    """A jupyterhub_config.py setting the registry's storage, database and any ``c.MLLab`` option."""
+    lines = [f"c.MLLab.storage = {storage!r}"]
+    if storage == "s3":
+        lines += [
+            f"c.MLLab.s3_endpoint_url = {s3_endpoint!r}",
+            f"c.MLLab.s3_bucket = {'reg-' + secrets.token_hex(4)!r}",
+            "c.MLLab.s3_access_key_id = 'testing'",
+            "c.MLLab.s3_secret_access_key = 'testing'",
+        ]
+    if db_url:
+        lines.append(f"c.MLLab.registry_db_url = {db_url!r}")
+    lines += [f"c.MLLab.{key} = {value!r}" for key, value in extra.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class Team:
+    """A hub with the registry on one backend, and three users."""
+
+    hub: Hub
+    backend: str
+    db_url: str
+    users: dict[str, tuple[HubSession, str]]
+
+    def registry(self, user: str, **token_body) -> Registry:
+        return Registry(self.hub, self.users[user][0].new_token(**token_body))
+
+
+def start_team(root: Path, backend: str, s3_endpoint: str | None, db_url: str, **options) -> Team:
+    config = write_config(root / "registry_config.py", backend, s3_endpoint, db_url, **options)
+    hub = Hub(data_dir=root / "data", port=free_port(), admin_password=secrets.token_urlsafe(12),
+              args=["--config", str(config)])
+    hub.start()
+    users = {name: hub.add_user(name) for name in ("alice", "bob", "carol")}
+    return Team(hub, backend, db_url, users)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def team(request, tmp_path_factory) -> Iterator[Team]:
+    """A running hub per storage backend (module-scoped), its registry on PostgreSQL."""
+    s3 = request.getfixturevalue("s3_endpoint") if request.param == "s3" else None
+    database = _create_database()
+    team = start_team(tmp_path_factory.mktemp(f"registry-{request.param}"), request.param, s3,
+                      postgres_database_url(database))
+    yield team
+    team.hub.stop()
+    _drop_database(database)
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Artifact names of their own for each test on a shared hub."""
+    return lambda prefix="a": f"{prefix}-{secrets.token_hex(3)}"
