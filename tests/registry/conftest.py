@@ -25,9 +25,10 @@ def postgres_database_url(name: str) -> str:
     return f"postgresql+psycopg://{user}@{host}/{name}"
 
 
-def write_config(path: Path, storage: str, s3_endpoint: str | None, db_url: str | None, **extra) -> Path:
-    """A jupyterhub_config.py setting the registry's storage, database and any ``c.MLLab`` option."""
-    lines = [f"c.MLLab.storage = {storage!r}"]
+def write_config(path: Path, storage: str, s3_endpoint: str | None, db_url: str | None,
+                 lines: tuple[str, ...] = (), **extra) -> Path:
+    """A jupyterhub_config.py setting the registry's storage, database, ``c.MLLab`` options and ``lines``."""
+    lines = [*lines, f"c.MLLab.storage = {storage!r}"]
     if storage == "s3":
         lines += [
             f"c.MLLab.s3_endpoint_url = {s3_endpoint!r}",
@@ -80,3 +81,28 @@ def team(request, tmp_path_factory) -> Iterator[Team]:
 def unique() -> Callable[[str], str]:
     """Artifact names of their own for each test on a shared hub."""
     return lambda prefix="a": f"{prefix}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="module")
+def local_team(tmp_path_factory) -> Iterator[Team]:
+    """A running hub with local storage, its registry on PostgreSQL (module-scoped)."""
+    database = _create_database()
+    team = start_team(tmp_path_factory.mktemp("registry-local"), "local", None, postgres_database_url(database))
+    yield team
+    team.hub.stop()
+    _drop_database(database)
+
+
+@pytest.fixture
+def make_team(tmp_path_factory, postgres_url) -> Iterator[Callable[..., Team]]:
+    """``make_team(backend, s3_endpoint=None, **MLLab options)``: a hub of the test's own."""
+    teams: list[Team] = []
+
+    def make(backend: str = "local", s3_endpoint: str | None = None, **options) -> Team:
+        team = start_team(tmp_path_factory.mktemp("registry"), backend, s3_endpoint, postgres_url, **options)
+        teams.append(team)
+        return team
+
+    yield make
+    for team in teams:
+        team.hub.stop()

@@ -97,9 +97,9 @@ class CompleteHandler(UploadSessionHandler):
         responses={"201": {"description": "Version created"}},
     )
     async def post(self, upload_id: str) -> None:
+        await self.session(upload_id)
         if self.request.body.strip():
             fields(self.get_json_body(), {})
-        await self.session(upload_id)
         status, version = await complete_upload(self.reg, upload_id, self.visible)
         self.write_json(version, status=status)
 

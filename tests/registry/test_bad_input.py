@@ -1,0 +1,186 @@
+"""Bad input: each is a 4xx with a JSON error body, and nothing is stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import manifest, sha256
+
+
+def assert_refused(answer, status: int | tuple = 400) -> dict:
+    statuses = status if isinstance(status, tuple) else (status,)
+    assert answer.status_code in statuses, (answer.status_code, answer.text)
+    body = answer.json()
+    assert set(body) == {"error", "message"} and body["message"]
+    return body
+
+
+def assert_nothing_stored(registry, ref: str) -> None:
+    assert registry.get(f"datasets/{ref}").status_code == 404
+
+
+def start_with(registry, ref: str, files: list[dict]):
+    return registry.post(f"datasets/{ref}/uploads", json={"files": files})
+
+
+GOOD = {"path": "ok.txt", "size": 2, "sha256": sha256(b"ok")}
+
+BAD_FILES = {
+    "traversal": {**GOOD, "path": "../../etc/passwd"},
+    "traversal-inside": {**GOOD, "path": "a/../../b"},
+    "absolute": {**GOOD, "path": "/etc/passwd"},
+    "windows-drive": {**GOOD, "path": "C:/Windows/win.ini"},
+    "backslash": {**GOOD, "path": "a\\..\\b"},
+    "control-char": {**GOOD, "path": "a\x00b"},
+    "newline": {**GOOD, "path": "a\nb"},
+    "empty-segment": {**GOOD, "path": "a//b"},
+    "dot-segment": {**GOOD, "path": "./a"},
+    "too-long": {**GOOD, "path": "a" * 1025},
+    "negative-size": {**GOOD, "size": -1},
+    "huge-size": {**GOOD, "size": 6 * 1024**4},
+    "size-not-int": {**GOOD, "size": "2"},
+    "size-bool": {**GOOD, "size": True},
+    "bad-sha": {**GOOD, "sha256": "xyz"},
+    "upper-sha": {**GOOD, "sha256": sha256(b"ok").upper()},
+    "unknown-file-field": {**GOOD, "mode": 755},
+    "missing-sha": {"path": "a", "size": 1},
+    "empty-with-hash": {"path": "e", "size": 0, "sha256": sha256(b"x")},
+}
+
+
+@pytest.mark.parametrize("entry", BAD_FILES.values(), ids=BAD_FILES.keys())
+def test_bad_file_entries(local_team, unique, entry):
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('bad')}"
+    assert_refused(start_with(alice, ref, [entry]))
+    assert_nothing_stored(alice, ref)
+
+
+def test_duplicate_paths(local_team, unique):
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('dup')}"
+    assert_refused(start_with(alice, ref, [GOOD, GOOD]))
+    assert_nothing_stored(alice, ref)
+
+
+BAD_NAMES = {
+    "slash-encoded": "a%2Fb",
+    "control": "a%01b",
+    "leading-dot": ".hidden",
+    "space": "a%20b",
+    "too-long": "a" * 129,
+}
+
+
+@pytest.mark.parametrize("name", BAD_NAMES.values(), ids=BAD_NAMES.keys())
+def test_bad_artifact_names(local_team, name):
+    alice = local_team.registry("alice")
+    assert_refused(start_with(alice, f"users/alice/{name}", [GOOD]))
+    from urllib.parse import unquote
+
+    assert_refused(alice.post("datasets", json={"namespace": "users/alice", "name": unquote(name)}))
+    assert alice.get("datasets", params={"q": unquote(name)[:50]}).json()["total"] == 0
+
+
+def test_bad_namespace(local_team):
+    alice = local_team.registry("alice")
+    assert_refused(alice.post("datasets", json={"namespace": "teams/x", "name": "n"}))
+    assert_refused(alice.post("datasets", json={"namespace": "users/alice/extra", "name": "n"}))
+    assert_refused(alice.get("datasets/projects/alice/n"), 400)
+
+
+def test_malformed_json(local_team, unique):
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('json')}"
+    for body in (b"{not json", b"[1, 2]", b"", b"\xff\xfe"):
+        assert_refused(alice.post(f"datasets/{ref}/uploads", data=body))
+    assert_nothing_stored(alice, ref)
+
+
+def test_unknown_fields(local_team, unique):
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('unk')}"
+    body = assert_refused(alice.post(f"datasets/{ref}/uploads", json={"files": [GOOD], "owner": "bob"}))
+    assert "owner" in body["message"]
+    assert_refused(alice.post("datasets", json={"namespace": "users/alice", "name": "n", "admin": True}))
+    assert_nothing_stored(alice, ref)
+
+
+def test_lineage_on_a_dataset_is_refused(local_team, unique):
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('lin')}"
+    assert_refused(alice.post(f"datasets/{ref}/uploads", json={"files": [GOOD], "lineage": {"workspace": "x"}}))
+    assert_nothing_stored(alice, ref)
+
+
+def test_wrong_sha256_at_completion(local_team, unique):
+    """The bytes sent do not match the declared hash: no version, and the session says so."""
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('sha')}"
+    declared = {"path": "a.bin", "size": 5, "sha256": sha256(b"right")}
+    upload = start_with(alice, ref, [declared]).json()
+    transfer = upload["files"][0]["transfer"]
+    assert_refused(alice.call("PUT", transfer["url"], data=b"wrong"), 400)
+    body = assert_refused(alice.post(f"uploads/{upload['id']}/complete"), (400, 409))
+    assert "a.bin" in body["message"]
+    assert alice.get(f"datasets/{ref}/versions").json()["total"] == 0
+
+
+def test_completing_twice(local_team, unique):
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('twice')}"
+    files = {"a": b"abc"}
+    upload = alice.start(ref, files).json()
+    alice.send(upload, files)
+    assert alice.post(f"uploads/{upload['id']}/complete").status_code == 201
+    assert_refused(alice.post(f"uploads/{upload['id']}/complete"), 409)
+    assert alice.get(f"datasets/{ref}/versions").json()["total"] == 1
+
+
+def test_too_many_bytes_and_wrong_offset(local_team, unique):
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('off')}"
+    content = ref.encode()  # content of its own: not stored yet
+    upload = alice.start(ref, {"a": content}).json()
+    url = upload["files"][0]["transfer"]["url"]
+    assert_refused(alice.call("PUT", url, data=content * 2), 400)
+    assert_refused(alice.call("PUT", url + "?offset=2", data=b"c"), 409)
+    assert_refused(alice.call("PUT", url + "?offset=-1", data=b"c"), 400)
+    assert_refused(alice.call("PUT", url.replace(upload["files"][0]["sha256"], "0" * 64), data=b"c"), 404)
+
+
+def test_writing_where_you_may_not(local_team, unique):
+    """bob may not push to alice's namespace, nor send bytes into her session."""
+    alice, bob = local_team.registry("alice"), local_team.registry("bob")
+    ref = f"users/alice/{unique('theirs')}"
+    content = ref.encode()
+    assert_refused(bob.start(ref, {"a": content}), 403)
+    assert_refused(bob.post("datasets", json={"namespace": "users/alice", "name": "mine"}), 403)
+    assert_nothing_stored(alice, ref)
+    upload = alice.start(ref, {"a": content}).json()
+    assert_refused(bob.call("PUT", upload["files"][0]["transfer"]["url"], data=content), 403)
+    assert_refused(bob.post(f"uploads/{upload['id']}/complete"), 403)
+    assert_refused(bob.call("DELETE", f"uploads/{upload['id']}"), 403)
+
+
+def test_lineage_needs_read_on_the_dataset(local_team, unique):
+    alice, bob = local_team.registry("alice"), local_team.registry("bob")
+    data = f"users/alice/{unique('private')}"
+    alice.push(data, {"x": b"1"})
+    model = f"users/bob/{unique('m')}"
+    answer = bob.post(f"models/{model}/uploads", json={"files": manifest({"w": b"1"}), "lineage": {"datasets": [data]}})
+    assert_refused(answer, 403)
+    assert bob.get(f"models/{model}").status_code == 404
+
+
+def test_bad_references(local_team, unique):
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('refs')}"
+    alice.push(ref, {"a": b"1"})
+    assert_refused(alice.get(f"datasets/{ref}/versions/0"), 400)
+    assert_refused(alice.get(f"datasets/{ref}/versions/99"), 404)
+    assert_refused(alice.get(f"datasets/{ref}/versions/no%20such"), 400)
+    assert_refused(alice.get(f"datasets/{ref}/versions/1/files/../../etc/passwd"), (400, 404))
+    assert_refused(alice.get("datasets", params={"limit": 100000}), 400)
+    assert_refused(alice.call("PUT", f"datasets/{ref}/aliases/prod", json={"version": "1"}), 400)
+    assert_refused(alice.call("PUT", f"datasets/{ref}/aliases/prod", json={"version": 7}), 404)
