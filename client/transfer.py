@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
@@ -78,18 +78,28 @@ class Pool:
         if not tasks:
             return
         pool = ThreadPoolExecutor(max_workers=min(self.workers, len(tasks)), thread_name_prefix="mllab-transfer")
-        futures: list[Future] = []
         try:
-            futures = [pool.submit(task) for task in tasks]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in futures:
-                if future in done and future.exception() is not None:
-                    raise future.exception()
-        except BaseException:
+            futures = [pool.submit(self._guarded, task) for task in tasks]
+            wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # Ctrl-C while waiting
             self.stop.set()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
+        if errors:
+            # The cause, not the tasks it stopped.
+            raise next((e for e in errors if not isinstance(e, Interrupted)), errors[0])
+
+    def _guarded(self, task: Callable[[], None]) -> None:
+        # Set from the failing thread itself: a free worker must not start the next task meanwhile.
+        if self.stop.is_set():
+            raise Interrupted("Transfer stopped.")
+        try:
+            task()
+        except BaseException:
+            self.stop.set()
+            raise
 
 
 def _retrying(what: str, attempt: Callable[[], None], before_retry: Callable[[], None] | None = None) -> None:

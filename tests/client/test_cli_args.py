@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-
 from mllab.client.commands import build_parser
-from tests.harness import MLLAB
+
+from ..harness import MLLAB, free_port
 
 
 def parse(*argv):
@@ -54,7 +54,6 @@ def test_unconfigured_client_is_one_clear_line(tmp_path):
 
 
 def test_unreachable_hub_is_one_clear_line(tmp_path):
-    from tests.harness import free_port
 
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "MLLAB_URL": f"http://127.0.0.1:{free_port()}/",
            "MLLAB_TOKEN": "t"}

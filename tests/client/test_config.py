@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mllab.client.config import hub_url_from_api_url, settings_from_env, workspace_from_env
 from mllab.client.errors import ConfigError
 

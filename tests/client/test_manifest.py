@@ -7,7 +7,6 @@ import os
 import unicodedata
 
 import pytest
-
 from mllab.client.errors import ManifestError
 from mllab.client.manifest import build_manifest, collect_files, manifest_digest, media_type, normalise_path
 

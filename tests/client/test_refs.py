@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mllab.client.errors import RefError
 from mllab.client.refs import Ref, parse_artifact, parse_namespace, parse_ref
 

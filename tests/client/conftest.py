@@ -1,0 +1,76 @@
+"""Fixtures of the client suites: hubs whose registry stores on a local folder or on S3 (moto)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mllab.client import Client
+
+from ..conftest import _create_database, _drop_database
+from ..harness import POSTGRES_ADMIN_URL, Hub, free_port
+
+
+@dataclass
+class User:
+    """A hub user with an API token, and a client made from it."""
+
+    hub: Hub
+    name: str
+    token: str
+    cache_dir: Path
+
+    def client(self, **kwargs) -> Client:
+        # The resume cache is the test's own, never ~/.cache of whoever runs the tests.
+        return Client(self.hub.url, self.token, env={"MLLAB_CACHE_DIR": str(self.cache_dir)}, **kwargs)
+
+
+def _production_hub(root: Path, endpoint: str, db_url: str) -> Hub:
+    """A hub the way production runs it: artifacts on S3, the registry's metadata on PostgreSQL."""
+    config = root / "s3_config.py"
+    config.write_text(
+        "c.MLLab.storage = 's3'\n"
+        f"c.MLLab.s3_endpoint_url = {endpoint!r}\n"
+        f"c.MLLab.s3_bucket = 'client-{secrets.token_hex(4)}'\n"
+        "c.MLLab.s3_access_key_id = 'testing'\n"
+        "c.MLLab.s3_secret_access_key = 'testing'\n"
+        f"c.MLLab.registry_db_url = {db_url!r}\n"
+    )
+    return Hub(data_dir=root / "data", port=free_port(), admin_password=secrets.token_urlsafe(12),
+               args=["--config", str(config)])
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def storage_hub(request, tmp_path_factory) -> Iterator[Hub]:
+    """A running hub per storage backend: the tests using it run once with each."""
+    if request.param == "local":  # the embedded defaults of `mllab up`: a folder and SQLite
+        yield request.getfixturevalue("hub")
+        return
+    database = _create_database()
+    host = POSTGRES_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
+    user = POSTGRES_ADMIN_URL.split("://", 1)[1].split("@", 1)[0]
+    hub = _production_hub(tmp_path_factory.mktemp("s3hub"), request.getfixturevalue("s3_endpoint"),
+                          f"postgresql+psycopg://{user}@{host}/{database}")
+    try:
+        yield hub.start()
+    finally:
+        hub.stop()
+        _drop_database(database)
+
+
+def make_user(hub: Hub, name: str, cache_dir: Path) -> User:
+    session, _ = hub.add_user(name)
+    return User(hub, name, session.new_token(f"client tests {name}"), cache_dir)
+
+
+@pytest.fixture(scope="module")
+def alice(storage_hub, tmp_path_factory) -> User:
+    return make_user(storage_hub, "alice", tmp_path_factory.mktemp("alice-cache"))
+
+
+@pytest.fixture(scope="module")
+def bob(storage_hub, tmp_path_factory) -> User:
+    return make_user(storage_hub, "bob", tmp_path_factory.mktemp("bob-cache"))
