@@ -6,7 +6,6 @@ import re
 
 import pytest
 import requests
-
 from mllab.services.openapi import HTTP_METHODS, documented_methods
 from mllab.services.registry.app import RegistryApp
 
@@ -120,7 +119,7 @@ def test_route_refuses(local_team, walk, caller, path, method, scope):
 
 
 def test_refused_requests_changed_nothing(local_team, walk):
-    _, values, upload_id = walk
+    _, _values, upload_id = walk
     alice = local_team.registry("alice")
     for kind in ("datasets", "models"):
         artifact = alice.get(f"{kind}/users/alice/secret").json()
