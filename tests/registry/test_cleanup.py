@@ -6,7 +6,6 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-
 from mllab.services.registry.cleanup import collect_garbage, expire_uploads
 from mllab.services.registry.context import Registry as Context
 from mllab.services.registry.db import Database

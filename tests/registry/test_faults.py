@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -87,10 +88,8 @@ def _offset(registry, upload_id: str) -> int:
 
 
 def _ignore_errors(call, *args, **kwargs) -> None:
-    try:
+    with contextlib.suppress(requests.RequestException):  # the service was killed under it
         call(*args, **kwargs)
-    except requests.RequestException:
-        pass  # the service was killed under it
 
 
 def test_s3_unreachable(make_team, unique):

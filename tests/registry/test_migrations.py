@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
-
 from mllab.services.registry.db import VERSION_TABLE, migrate
 from mllab.services.registry.models import Base
+from sqlalchemy import create_engine, inspect
 
 
 def check(url: str) -> None:
