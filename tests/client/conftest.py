@@ -22,6 +22,7 @@ class User:
     name: str
     token: str
     cache_dir: Path
+    password: str = ""
 
     def client(self, **kwargs) -> Client:
         # The resume cache is the test's own, never ~/.cache of whoever runs the tests.
@@ -62,8 +63,8 @@ def storage_hub(request, tmp_path_factory) -> Iterator[Hub]:
 
 
 def make_user(hub: Hub, name: str, cache_dir: Path) -> User:
-    session, _ = hub.add_user(name)
-    return User(hub, name, session.new_token(f"client tests {name}"), cache_dir)
+    session, password = hub.add_user(name)
+    return User(hub, name, session.new_token(f"client tests {name}"), cache_dir, password)
 
 
 @pytest.fixture(scope="module")

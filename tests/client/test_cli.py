@@ -150,3 +150,50 @@ def test_bad_token_is_a_clear_error(carol):
     assert result.returncode == 1
     assert "(401" in result.stderr or "(403" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_team_namespace_push_and_shared_pull(carol, data, tmp_path, tmp_path_factory):
+    """The admin publishes in groups/vision; carol (a member) pulls it; frank (not a member) is refused."""
+    admin_session = carol.hub.admin()
+    admin = User(carol.hub, "admin", admin_session.new_token("cli team test"), tmp_path_factory.mktemp("admin-cache"))
+    frank = make_user(carol.hub, "frank", tmp_path_factory.mktemp("frank-cache"))
+    assert admin_session.api("POST", "groups/vision", json={}).status_code == 201
+    assert admin_session.api("POST", "groups/vision/users", json={"users": ["carol"]}).status_code == 200
+
+    pushed = mllab_json(admin, "datasets", "push", str(data), "cats", "--namespace", "groups/vision")
+    assert pushed["ref"] == "groups/vision/cats:1"
+    assert "groups/vision/cats" in [a["full_name"] for a in mllab_json(carol, "datasets", "list")]
+    mllab_json(carol, "datasets", "pull", "groups/vision/cats", str(tmp_path / "cats"))
+    assert (tmp_path / "cats" / "sub" / "blob.bin").read_bytes() == (data / "sub" / "blob.bin").read_bytes()
+
+    refused = mllab(frank, "datasets", "pull", "groups/vision/cats", str(tmp_path / "nope"))
+    assert refused.returncode == 1
+    assert "(403 forbidden)" in refused.stderr
+    assert not (tmp_path / "nope").exists()
+
+
+def test_inside_a_workspace_the_client_needs_no_configuration(carol, data, tmp_path):
+    """The environment a workspace gets (hub API URL, a token with the workspace token's scopes, the
+    platform URLs) is enough: no MLLAB_TOKEN, and lineage names the workspace."""
+    from mllab.hub.scopes import own_namespace_scopes
+
+    session = carol.hub.session()
+    session.login("carol", carol.password)
+    # What a workspace token resolves to for a plain user (the hub keeps the requested scopes she holds).
+    token = session.new_token("workspace-like", scopes=["read:users:name!user", *own_namespace_scopes()])
+    env = {k: v for k, v in env_with_node().items() if not k.startswith(("JUPYTERHUB_", "MLLAB_"))}
+    env.update(
+        JUPYTERHUB_API_URL=carol.hub.url + "hub/api", JUPYTERHUB_API_TOKEN=token,
+        JUPYTERHUB_CLIENT_ID="jupyterhub-user-carol", MLLAB_URL=carol.hub.url,
+        MLLAB_REGISTRY_URL=carol.hub.url + "services/registry/", MLLAB_CACHE_DIR=str(carol.cache_dir),
+    )
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.pkl").write_bytes(b"weights")
+    result = subprocess.run([MLLAB, "models", "register", str(model), "in-workspace", "--json"], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    registered = json.loads(result.stdout)
+    assert registered["ref"] == "users/carol/in-workspace:1"
+    assert registered["version"]["lineage"]["workspace"] == "jupyterhub-user-carol"
+    assert registered["version"]["lineage"]["user"] == "carol"
