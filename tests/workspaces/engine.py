@@ -124,7 +124,7 @@ def _answers() -> bool:
 
     try:
         return docker.DockerClient(base_url=SOCKET_URL, timeout=5).ping()
-    except Exception:  # noqa: BLE001 - not up (yet)
+    except Exception:
         return False
 
 
@@ -132,7 +132,7 @@ def _answers() -> bool:
 def podman_service() -> Iterator[str]:
     """The Docker API socket URL; the service is started (and then stopped) unless it already runs."""
     if shutil.which("podman") is None:
-        raise RuntimeError("podman is not installed: run `make system-packages` (apt-get install podman runc debootstrap)")
+        raise RuntimeError("podman is not installed: `make system-packages` (apt-get install podman runc debootstrap)")
     if _answers():
         yield SOCKET_URL
         return

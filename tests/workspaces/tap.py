@@ -7,6 +7,7 @@ and read the create request off the wire: exactly what a Docker engine would be 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -76,7 +77,5 @@ def _pump(source: socket.socket, sink: socket.socket, tap: SocketTap | None) -> 
     except OSError:
         pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from traitlets.config import Config
-
 from mllab.hub.hubconfig import platform_config
 from mllab.hub.platform import MLLab
+from traitlets.config import Config
 
 from ..harness import api, spawn, wait_for
 

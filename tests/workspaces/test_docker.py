@@ -161,7 +161,8 @@ def test_profile_limits_land_in_the_container(make_docker_hub, docker_client, en
         assert "MLLAB_TEST_PROFILE=gpu" in container.attrs["Config"]["Env"]
         [request] = engine_tap.created_containers()[-1]["HostConfig"]["DeviceRequests"]
         assert (request["Driver"], request["Count"], request["Capabilities"]) == ("nvidia", 1, [["gpu"]])
-        assert not engine_tap.created_containers()[0]["HostConfig"].get("DeviceRequests"), "the small profile has no GPU"
+        small = engine_tap.created_containers()[0]
+        assert not small["HostConfig"].get("DeviceRequests"), "the small profile has no GPU"
     finally:
         stop_server(hub, token, "dana")
 

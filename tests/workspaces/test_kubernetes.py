@@ -17,11 +17,10 @@ import kubernetes_validate
 import pytest
 from kubernetes_asyncio.client import ApiClient
 from kubespawner import KubeSpawner
-from tornado.web import HTTPError
-from traitlets.config import Config
-
 from mllab.hub.hubconfig import platform_config
 from mllab.hub.platform import MLLab
+from tornado.web import HTTPError
+from traitlets.config import Config
 
 K8S_VERSION = "1.30"
 PROFILES = [
@@ -99,7 +98,7 @@ def workspace_container(pod: dict) -> dict:
 
 
 async def test_default_profile(spawner_config):
-    pod, pvc, _ = await render(spawner_config, {})
+    pod, _, _ = await render(spawner_config, {})
     container = workspace_container(pod)
     assert container["image"] == "mllab/workspace:latest"
     assert container["resources"] == {
