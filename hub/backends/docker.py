@@ -121,8 +121,11 @@ class MLLabDockerSpawner(DockerSpawner):
                 raise
 
     async def delete_forever(self) -> None:
-        """Remove the user's home volume: called by the hub when the user is deleted."""
+        """Remove the user's home volume: called by the hub when the user (or a named server) is deleted."""
         name = self.format_volume_name(self.home_volume, self)
+        if self.name and "{servername}" not in self.home_volume:
+            self.log.info("Keeping home volume %s: %s shares it with the user's other servers", name, self._log_name)
+            return
         self.log.info("Removing home volume %s of %s", name, self._log_name)
         try:
             await self.docker("remove_volume", name)
