@@ -57,6 +57,7 @@ class Team:
 
 
 def start_team(root: Path, backend: str, s3_endpoint: str | None, db_url: str, **options) -> Team:
+    root.mkdir(parents=True, exist_ok=True)
     config = write_config(root / "registry_config.py", backend, s3_endpoint, db_url, **options)
     hub = Hub(data_dir=root / "data", port=free_port(), admin_password=secrets.token_urlsafe(12),
               args=["--config", str(config)])
