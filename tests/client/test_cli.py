@@ -160,6 +160,11 @@ def test_team_namespace_push_and_shared_pull(carol, data, tmp_path, tmp_path_fac
     assert admin_session.api("POST", "groups/vision", json={}).status_code == 201
     assert admin_session.api("POST", "groups/vision/users", json={"users": ["carol"]}).status_code == 200
 
+    # A fresh token: the registry caches what it learns about a token (HubAuth) for a few minutes.
+    member = carol.hub.session()
+    member.login("carol", carol.password)
+    carol = User(carol.hub, "carol", member.new_token("cli team test"), carol.cache_dir)
+
     pushed = mllab_json(admin, "datasets", "push", str(data), "cats", "--namespace", "groups/vision")
     assert pushed["ref"] == "groups/vision/cats:1"
     assert "groups/vision/cats" in [a["full_name"] for a in mllab_json(carol, "datasets", "list")]
