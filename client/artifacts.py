@@ -75,11 +75,8 @@ class Artifacts:
             ref = ref.in_namespace(namespace or self._client.namespace)
         return ref
 
-    def _artifact_ref(self, name: str | Ref, namespace: str | None = None) -> Ref:
-        ref = name if isinstance(name, Ref) else parse_artifact(name, namespace)
-        if ref.pinned:
-            raise RefError(f"{ref} names a version; give the artifact only ({ref.name}).")
-        return self.ref(ref, namespace)
+    def _artifact_ref(self, name: str, namespace: str | None = None) -> Ref:
+        return self.ref(parse_artifact(name, namespace), namespace)
 
     def _url(self, ref: Ref, *rest: str) -> str:
         owner_kind, owner = ref.namespace.split("/", 1)
