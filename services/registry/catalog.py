@@ -129,7 +129,9 @@ def delete_artifact(session: Session, kind: str, namespace: str, name: str) -> N
 def resolve_version(session: Session, artifact: Artifact, ref: int | str) -> Version:
     """The version ``ref`` (a number or an alias) names; 404 if none."""
     if ref == "latest":
-        ref = artifact.latest or 0
+        if not artifact.latest:
+            raise APIError(404, f"{artifact.full_name} has no versions yet.")
+        ref = artifact.latest
     if isinstance(ref, int):
         query = select(Version).where(Version.artifact_id == artifact.id, Version.number == ref)
     else:
@@ -138,8 +140,7 @@ def resolve_version(session: Session, artifact: Artifact, ref: int | str) -> Ver
         )
     version = session.scalars(query.options(selectinload(Version.files))).first()
     if version is None:
-        what = f":{ref}" if isinstance(ref, int) and ref else f"@{ref}" if ref else "@latest"
-        raise APIError(404, f"No version {artifact.full_name}{what}.")
+        raise APIError(404, f"No version {artifact.full_name}{f':{ref}' if isinstance(ref, int) else f'@{ref}'}.")
     return version
 
 
