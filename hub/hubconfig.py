@@ -54,7 +54,7 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
 
     services, extra_scopes = service_declarations(mllab)
     j.custom_scopes = custom_scopes(extra_scopes)
-    load_roles = roles([mllab.admin_user])
+    load_roles = roles([mllab.admin_user], mllab.admin_groups)
     culler = culler_service(mllab)
     if culler:
         services.append(culler)

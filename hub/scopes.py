@@ -60,12 +60,13 @@ def team_read_scopes(group: str) -> list[str]:
     return [f"custom:{kind}:read!group={group}" for kind in SCOPES]
 
 
-def roles(admin_users: list[str] | None = None) -> list[dict]:
+def roles(admin_users: list[str] | None = None, admin_groups: list[str] | None = None) -> list[dict]:
     """Roles for ``c.JupyterHub.load_roles``.
 
     - ``user`` (JupyterHub's default role, extended): the user's own server and account,
       plus write on their own namespace.
-    - ``mllab-admin``: every custom scope on every namespace, for the admins.
+    - ``mllab-admin``: every custom scope on every namespace, for the admins (named, or
+      members of the admin groups of single sign-on).
 
     Read on a team's namespace comes from membership: the services grant
     ``team_read_scopes(group)`` to every member of ``group`` (so a team created at run
@@ -85,5 +86,6 @@ def roles(admin_users: list[str] | None = None) -> list[dict]:
             "description": "Platform admins: every ML Lab scope on every namespace.",
             "scopes": all_scopes,
             "users": list(admin_users or []),
+            "groups": list(admin_groups or []),
         },
     ]

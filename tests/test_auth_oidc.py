@@ -157,7 +157,8 @@ def test_login_lands_in_hub_with_provider_groups(sso):
 
     admin_token = sso_login(hub, "alice").new_token()
     groups = {g["name"]: sorted(g["users"]) for g in api(hub, admin_token, "GET", "hub/api/groups").json()}
-    assert groups == {"nlp": ["bob"], "vision": ["alice", "bob"]}
+    # ml-admins exists from the start: the platform admin role is granted to it.
+    assert groups == {"ml-admins": [], "nlp": ["bob"], "vision": ["alice", "bob"]}
 
 
 def test_membership_and_admin_follow_provider_at_next_login(sso):
@@ -166,6 +167,7 @@ def test_membership_and_admin_follow_provider_at_next_login(sso):
     carol = whoami(sso_login(hub, "carol"))
     assert carol["admin"] is True  # member of MLLab.admin_groups
     assert carol["groups"] == ["ml-admins"]
+    assert "custom:datasets:write" in carol["scopes"], "admin groups get the platform admin role"
 
     provider.set_groups("bob", ["nlp", "speech"])
     provider.set_groups("carol", [])
@@ -173,6 +175,7 @@ def test_membership_and_admin_follow_provider_at_next_login(sso):
     carol = whoami(sso_login(hub, "carol"))
     assert carol["admin"] is False
     assert carol["groups"] == []
+    assert "custom:datasets:write" not in carol["scopes"]
 
     admin_token = sso_login(hub, "alice").new_token()
     vision = api(hub, admin_token, "GET", "hub/api/groups/vision").json()
