@@ -46,6 +46,13 @@ def fetch_inside(container, url_expression: str) -> tuple[int, str]:
     return int(status), body
 
 
+def spawn_profile(hub, token: str, username: str, profile: str) -> None:
+    response = api(hub, token, "POST", f"hub/api/users/{username}/server", json={"profile": profile})
+    assert response.status_code in (201, 202), response.text
+    wait_for(lambda: api(hub, token, "GET", f"hub/api/users/{username}").json()["servers"].get("", {}).get("ready"),
+             timeout=180, what=f"{username}'s {profile} workspace")
+
+
 def test_home_survives_stop_and_start(make_docker_hub, docker_client):
     hub = make_docker_hub()
     alice, _ = hub.add_user("alice")
@@ -142,18 +149,19 @@ def test_profile_limits_land_in_the_container(make_docker_hub, docker_client, en
     assert 'value="small" checked' in page.text
     assert "Large with GPU" in page.text
 
+    def check_small_profile() -> None:
+        host_config = container_of(docker_client, hub, "dana").attrs["HostConfig"]
+        assert host_config["Memory"] == 512 * 2**20
+        assert host_config["MemoryReservation"] == 256 * 2**20
+        assert host_config["CpuQuota"] == 50_000
+        assert host_config["CpuPeriod"] == 100_000
+        assert not engine_tap.created_containers()[-1]["HostConfig"].get("DeviceRequests"), "small has no GPU"
+
     spawn(hub, token, "dana", timeout=180)  # no choice: the default profile
-    host_config = container_of(docker_client, hub, "dana").attrs["HostConfig"]
-    assert host_config["Memory"] == 512 * 2**20
-    assert host_config["MemoryReservation"] == 256 * 2**20
-    assert host_config["CpuQuota"] == 50_000
-    assert host_config["CpuPeriod"] == 100_000
+    check_small_profile()
     stop_server(hub, token, "dana")
 
-    response = api(hub, token, "POST", "hub/api/users/dana/server", json={"profile": "gpu"})
-    assert response.status_code in (201, 202), response.text
-    wait_for(lambda: api(hub, token, "GET", "hub/api/users/dana").json()["servers"].get("", {}).get("ready"),
-             timeout=180, what="dana's GPU workspace")
+    spawn_profile(hub, token, "dana", "gpu")
     try:
         container = container_of(docker_client, hub, "dana")
         assert container.attrs["HostConfig"]["Memory"] == 2**30
@@ -161,8 +169,15 @@ def test_profile_limits_land_in_the_container(make_docker_hub, docker_client, en
         assert "MLLAB_TEST_PROFILE=gpu" in container.attrs["Config"]["Env"]
         [request] = engine_tap.created_containers()[-1]["HostConfig"]["DeviceRequests"]
         assert (request["Driver"], request["Count"], request["Capabilities"]) == ("nvidia", 1, [["gpu"]])
-        small = engine_tap.created_containers()[0]
-        assert not small["HostConfig"].get("DeviceRequests"), "the small profile has no GPU"
+    finally:
+        stop_server(hub, token, "dana")
+
+    # Back to the small profile: nothing of the GPU profile stays.  (A start without a
+    # choice would reuse the last one, as JupyterHub keeps a server's options.)
+    spawn_profile(hub, token, "dana", "small")
+    try:
+        check_small_profile()
+        assert "MLLAB_TEST_PROFILE=gpu" not in container_of(docker_client, hub, "dana").attrs["Config"]["Env"]
     finally:
         stop_server(hub, token, "dana")
 
