@@ -116,7 +116,15 @@ def ensure_workspace_image() -> str:
         podman("build", "--network", "host", "--build-arg", f"BASE={base}", "-t", ref, str(context),
                stdout=subprocess.DEVNULL)
     log.warning("built %s in %.0fs", ref, time.monotonic() - started)
+    remove_other_tags(WORKSPACE_REPO, keep=ref)
     return ref
+
+
+def remove_other_tags(repository: str, keep: str) -> None:
+    """Drop images of earlier recipes; one still used by a container stays."""
+    listed = podman("images", "--format", "{{.Repository}}:{{.Tag}}", repository, capture_output=True, text=True)
+    for ref in set(listed.stdout.split()) - {keep}:
+        subprocess.run(["podman", "rmi", ref], env=podman_env(), capture_output=True)
 
 
 def _answers() -> bool:
