@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,7 @@ async def _verify_multipart(reg: Registry, upload_id: str, blob: dict, state: Up
     storage: S3Storage = reg.storage
     key, sha256, size = blob["key"], blob["sha256"], blob["size"]
     path = next(f["path"] for f in state.files if f["sha256"] == sha256)
+    start = time.perf_counter()
     parts = await storage.list_parts(key, blob["multipart_id"])
     if parts is None:
         # Completed before (the service stopped before recording it), or never there.
@@ -225,10 +227,14 @@ async def _verify_multipart(reg: Registry, upload_id: str, blob: dict, state: Up
                            f"{', '.join(map(str, missing[:10]))}). Send them, then complete.")
         etags = {n: parts[n][0] for n in range(1, len(expected) + 1)}
         await storage.complete_multipart(key, blob["multipart_id"], etags)
+    assembled = time.perf_counter()
     # S3 checks each part's MD5 against what the client sent, but only reading the object back proves
     # its sha256, the name other versions will trust; reads cost a fraction of the upload and stay
     # between the service and S3.
     actual_size, digest = await storage.object_sha256(key)
+    hashed = time.perf_counter()
+    log.info("Verified blob %s (%.0f MiB): S3 complete %.2f s, read back + sha256 %.2f s", sha256[:12], size / MiB,
+             assembled - start, hashed - assembled)
     if (actual_size, digest) != (size, sha256):
         await storage.delete(key)
         new_id = await storage.begin_multipart(key)
