@@ -104,9 +104,24 @@ def configure(c: Config) -> Config:
         return c
     mllab = MLLab(config=c)
     derived = platform_config(mllab, c)
+    # Roles and services an admin lists join the platform's instead of replacing them.
+    joined = {
+        key: merge_by_name(derived.JupyterHub[key], c.JupyterHub[key])
+        for key in ("load_roles", "services")
+        if key in c.JupyterHub
+    }
     derived.merge(c)
     c.merge(derived)
+    for key, value in joined.items():
+        c.JupyterHub[key] = value
     return c
+
+
+def merge_by_name(platform: list[dict], admin: list[dict]) -> list[dict]:
+    """The platform's named entries, with the admin's added, or replacing those of the same name."""
+    merged = {entry["name"]: entry for entry in platform}
+    merged.update({entry["name"]: entry for entry in admin})
+    return list(merged.values())
 
 
 def python_bin_on_path() -> None:

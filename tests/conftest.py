@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
-from .harness import POSTGRES_ADMIN_URL, Hub, free_port
+from .harness import POSTGRES_ADMIN_URL, Hub, free_port, postgres_database_url
 
 
 @pytest.fixture
@@ -65,9 +65,7 @@ def _drop_database(name: str) -> None:
 def postgres_url() -> Iterator[str]:
     """A fresh, empty database on the machine's PostgreSQL, dropped after the test."""
     name = _create_database()
-    host = POSTGRES_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
-    user = POSTGRES_ADMIN_URL.split("://", 1)[1].split("@", 1)[0]
-    yield f"postgresql+psycopg://{user}@{host}/{name}"
+    yield postgres_database_url(name)
     _drop_database(name)
 
 

@@ -30,6 +30,13 @@ MLLAB = str(Path(sys.executable).parent / "mllab")
 POSTGRES_ADMIN_URL = os.environ.get("MLLAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def postgres_database_url(name: str) -> str:
+    """SQLAlchemy URL of database ``name`` on the test PostgreSQL server."""
+    host = POSTGRES_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
+    user = POSTGRES_ADMIN_URL.split("://", 1)[1].split("@", 1)[0]
+    return f"postgresql+psycopg://{user}@{host}/{name}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

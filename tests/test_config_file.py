@@ -66,3 +66,29 @@ def test_mllab_up_loads_config_file_over_defaults(make_hub, tmp_path):
     token = session.new_token()
     me = requests.get(hub.url + "hub/api/user", headers={"Authorization": f"token {token}"}, timeout=5).json()
     assert me["name"] == "boss" and me["admin"]
+
+
+def test_admin_roles_and_services_join_the_platform_ones(make_hub, tmp_path):
+    """An admin's load_roles/services add to the platform's: users keep their own namespace, the culler works."""
+    hub = make_hub(start=False)
+    config = admin_config(
+        tmp_path,
+        hub.port,
+        **{
+            "c.JupyterHub.load_roles": "[{'name': 'readers', 'users': ['admin'], 'scopes': ['read:users']}]",
+            "c.JupyterHub.services": "[{'name': 'reporting', 'api_token': 'a' * 32}]",
+        },
+    )
+    hub.args += ["--config", str(config)]
+    hub.start()
+    user, _ = hub.add_user("gina")
+    scopes = requests.get(
+        hub.url + "hub/api/user", headers={"Authorization": f"token {user.new_token()}"}, timeout=5
+    ).json()["scopes"]
+    assert "custom:datasets:write!user=gina" in scopes, "the platform's user role is still there"
+    services = hub.admin().api("GET", "services").json()
+    assert {"registry", "deployments", "idle-culler", "reporting"} <= set(services)
+    admin_scopes = requests.get(
+        hub.url + "hub/api/user", headers={"Authorization": f"token {hub.admin().new_token()}"}, timeout=5
+    ).json()["scopes"]
+    assert "read:users" in admin_scopes

@@ -162,7 +162,7 @@ def test_state_survives_restart_sqlite(make_hub):
     _check_restart(make_hub())
 
 
-def test_state_survives_restart_postgres(make_hub, postgres_url):
+def test_state_survives_restart_postgres(postgres_url, make_hub):
     hub = make_hub(db_url=postgres_url)
     assert not (hub.data_dir / "jupyterhub.sqlite").exists()
     _check_restart(hub)

@@ -11,7 +11,7 @@ import pytest
 from mllab.client import Client
 
 from ..conftest import _create_database, _drop_database
-from ..harness import POSTGRES_ADMIN_URL, Hub, free_port
+from ..harness import Hub, free_port, postgres_database_url
 
 
 @dataclass
@@ -51,10 +51,8 @@ def storage_hub(request, tmp_path_factory) -> Iterator[Hub]:
         yield request.getfixturevalue("hub")
         return
     database = _create_database()
-    host = POSTGRES_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
-    user = POSTGRES_ADMIN_URL.split("://", 1)[1].split("@", 1)[0]
     hub = _production_hub(tmp_path_factory.mktemp("s3hub"), request.getfixturevalue("s3_endpoint"),
-                          f"postgresql+psycopg://{user}@{host}/{database}")
+                          postgres_database_url(database))
     try:
         yield hub.start()
     finally:

@@ -13,16 +13,10 @@ from pathlib import Path
 import pytest
 
 from ..conftest import _create_database, _drop_database
-from ..harness import POSTGRES_ADMIN_URL, Hub, HubSession, free_port
+from ..harness import Hub, HubSession, free_port, postgres_database_url
 from .helpers import Registry
 
 BACKENDS = ["local", "s3"]
-
-
-def postgres_database_url(name: str) -> str:
-    host = POSTGRES_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
-    user = POSTGRES_ADMIN_URL.split("://", 1)[1].split("@", 1)[0]
-    return f"postgresql+psycopg://{user}@{host}/{name}"
 
 
 def write_config(path: Path, storage: str, s3_endpoint: str | None, db_url: str | None,

@@ -186,6 +186,12 @@ class BlobHandler(UploadSessionHandler):
             await verify_staged(self.reg, upload_id, sha256, self._size, digest)
         self.write_json({"sha256": sha256, "received": self._received})
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # A refused PUT leaves its body unread: close the connection, or the proxy in front
+        # would reuse it for the next request and find it reset.
+        self.set_header("Connection", "close")
+        super().write_error(status_code, **kwargs)
+
     def _close(self) -> None:
         if self._file is not None:
             self._file.close()
