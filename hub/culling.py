@@ -7,6 +7,7 @@ user's home (a folder, volume or PVC): culling frees CPU, memory and GPUs, not d
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from .platform import MLLab
@@ -24,7 +25,7 @@ def culler_service(mllab: MLLab) -> dict | None:
     return {
         "name": SERVICE_NAME,
         "command": [
-            sys.executable, "-m", "jupyterhub_idle_culler",
+            sys.executable, "-m", "mllab.hub.culling",
             f"--timeout={mllab.idle_timeout}",
             f"--cull-every={mllab.idle_cull_interval}",
         ],
@@ -39,3 +40,19 @@ def culler_role() -> dict:
         "scopes": list(CULLER_SCOPES),
         "services": [SERVICE_NAME],
     }
+
+
+def main() -> None:
+    """Run jupyterhub-idle-culler, stopping at the SIGINT with which the hub stops services.
+
+    A hub started in the background by a shell (``mllab up &``, nohup) passes SIGINT on as
+    ignored; the culler would then hold up the hub's shutdown until SIGTERM, 10 s later.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from jupyterhub_idle_culler import main as culler_main
+
+    culler_main()
+
+
+if __name__ == "__main__":
+    main()

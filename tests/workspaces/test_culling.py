@@ -58,3 +58,29 @@ def test_idle_workspace_is_stopped(make_hub):
     )
     # Stopped by the culler service, through the hub API, not by anything else.
     assert "DELETE /hub/api/users/idle/server (idle-culler@" in hub.log_tail(400)
+
+
+def test_culler_stops_on_sigint_even_when_started_ignoring_it(tmp_path):
+    """JupyterHub stops services with SIGINT; a hub started in the background passes SIGINT on ignored."""
+    import signal
+    import subprocess
+    import sys
+
+    from ..harness import free_port
+
+    log = tmp_path / "culler.log"
+    culler = subprocess.Popen(
+        [sys.executable, "-m", "mllab.hub.culling", "--timeout=60", "--cull-every=60"],
+        env={"JUPYTERHUB_API_TOKEN": "x" * 32, "JUPYTERHUB_API_URL": f"http://127.0.0.1:{free_port()}/hub/api",
+             "PATH": "/usr/bin:/bin"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    try:
+        # It logs once its loop runs (its first cull fails: no hub listens there).
+        wait_for(lambda: log.stat().st_size > 0, timeout=20, what="the culler to run")
+        culler.send_signal(signal.SIGINT)
+        assert culler.wait(timeout=8) is not None
+    finally:
+        culler.kill()
