@@ -57,6 +57,7 @@ lint: setup
 
 bench: setup  ## benchmarks: each prints ratios against a reference measured in the same run
 	python bench/hub.py
+	python bench/registry.py
 
 clean:
 	rm -rf $(VENV) node_modules .mllab
