@@ -88,11 +88,20 @@ def prepare_users(hub: Hub, names: list[str], password: str, approve: bool) -> N
             admin.get(hub.url + f"hub/authorize/{name}").raise_for_status()
 
 
-def run_round(hub: Hub, names: list[str], password: str, concurrency: int) -> tuple[list[float], float]:
+def run_round(hub: Hub, names: list[str], password: str, concurrency: int) -> tuple[list[float], list[str], float]:
+    """Latencies of the users whose flow worked, and what went wrong for the others."""
+
+    def attempt(name: str) -> float | str:
+        try:
+            return user_flow(hub, name, password)
+        except Exception as e:
+            return f"{name}: {e}"
+
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        latencies = list(pool.map(lambda name: user_flow(hub, name, password), names))
-    return latencies, time.perf_counter() - start
+        outcomes = list(pool.map(attempt, names))
+    wall = time.perf_counter() - start
+    return [o for o in outcomes if isinstance(o, float)], [o for o in outcomes if isinstance(o, str)], wall
 
 
 def p95(values: list[float]) -> float:
@@ -124,14 +133,20 @@ def main() -> None:
                 hub.start(timeout=120)
                 names = [f"u{i:04d}" for i in range(args.users)]
                 prepare_users(hub, names, password, approve=label == "mllab")
-                results[label] = {"latencies": [], "walls": [], "names": names}
+                results[label] = {"latencies": [], "errors": [], "walls": [], "names": names}
             for r, count in enumerate(per_round):
                 for label, hub in hubs.items():
                     names = results[label]["names"][sum(per_round[:r]) : sum(per_round[:r]) + count]
-                    latencies, wall = run_round(hub, names, password, args.concurrency)
+                    latencies, errors, wall = run_round(hub, names, password, args.concurrency)
                     results[label]["latencies"] += latencies
+                    results[label]["errors"] += errors
                     results[label]["walls"].append(wall)
-                    print(f"round {r + 1} {label:10s} {count} users in {wall:6.1f} s", flush=True)
+                    print(f"round {r + 1} {label:10s} {count} users in {wall:6.1f} s, {len(errors)} failed", flush=True)
+                    for error in errors:
+                        print(f"    {error}", flush=True)
+                        user = error.split(":", 1)[0]
+                        for line in [x for x in hub.log_tail(100000).splitlines() if f"/{user}/" in x][-6:]:
+                            print(f"      | {line[:200]}", flush=True)
         finally:
             for hub in hubs.values():
                 hub.stop()
@@ -141,9 +156,9 @@ def main() -> None:
         throughput = len(result["latencies"]) / sum(result["walls"])
         summary[label] = (throughput, p95(result["latencies"]))
     print(f"\n{args.users} users per hub, {args.concurrency} at a time: log in, start workspace, call API, stop")
-    print(f"{'':12s} {'users/s':>9s} {'p95 s':>8s}")
+    print(f"{'':12s} {'users/s':>9s} {'p95 s':>8s} {'failed':>7s}")
     for label, (throughput, latency) in summary.items():
-        print(f"{label:12s} {throughput:9.3f} {latency:8.2f}")
+        print(f"{label:12s} {throughput:9.3f} {latency:8.2f} {len(results[label]['errors']):7d}")
     ratio = summary["mllab"][0] / summary["jupyterhub"][0]
     latency_ratio = summary["jupyterhub"][1] / summary["mllab"][1]
     print(f"\nthroughput ratio mllab/jupyterhub: {ratio:.2f}x (target >= 0.9x)")
