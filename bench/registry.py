@@ -103,7 +103,7 @@ class Stages:
                 return "session"
             return None
 
-        self._wrap(artifacts, "build_manifest", lambda *a, **k: "client sha256")
+        self._wrap(artifacts, "build_manifest", lambda *a, **k: "client sha256 + part CRC32s")
         self._wrap(transfer.Uploader, "send", lambda *a, **k: "part PUTs")
         self._wrap(HubSession, "request", request_stage)
         return self
@@ -169,9 +169,9 @@ def bench_s3(root: Path, size: int, s3_endpoint: str, workers: int | None, round
         s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
         s3.create_bucket(Bucket="bench-direct")
         boto_complete = BotoComplete(s3)
-        # The same client without request checksums: its multipart uploads declare none, like the registry's.
-        # moto then computes a full-object CRC64NVME at completion, in Python; with boto3's default (CRC32
-        # per part) it does not, which favours the default reference on this endpoint.
+        # The same client without request checksums: its multipart uploads declare none, like the registry's
+        # with s3_part_checksums off. moto then computes a full-object checksum at completion; with CRC32 per
+        # part (boto3's default, the registry's by default) it combines the parts' instead.
         plain = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
                              config=BotoConfig(request_checksum_calculation="when_required"))
         plain_complete = BotoComplete(plain)

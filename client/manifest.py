@@ -9,12 +9,14 @@ import logging
 import mimetypes
 import os
 import unicodedata
+import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ManifestError
+from .parts import crc32_text, part_size_for
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,12 @@ class FileEntry:
     sha256: str
     media_type: str
     source: Path
+    #: CRC32 of each S3 part (the parts of `parts.part_size_for`), for S3 to check what it receives.
+    part_crc32: tuple[str, ...] = ()
 
     def as_json(self) -> dict:
-        return {"path": self.path, "size": self.size, "sha256": self.sha256, "media_type": self.media_type}
+        return {"path": self.path, "size": self.size, "sha256": self.sha256, "media_type": self.media_type,
+                "part_crc32": list(self.part_crc32)}
 
 
 def media_type(path: str) -> str:
@@ -138,20 +143,35 @@ def _raise_walk_error(error: OSError) -> None:
     raise ManifestError(f"Cannot read {error.filename!r}: {error.strerror}.")
 
 
-def hash_file(path: Path, progress: Progress | None = None) -> tuple[int, str]:
-    """Size and sha256 of ``path``, read once in 1 MiB chunks (hashlib releases the GIL: threads scale)."""
+def hash_file(path: Path, progress: Progress | None = None) -> tuple[int, str, list[str]]:
+    """Size, sha256 and per-part CRC32s of ``path``, all from one read in 1 MiB chunks.
+
+    Parts are whole MiB, so no chunk straddles two. hashlib and zlib release the GIL: threads scale.
+    """
     digest = hashlib.sha256()
-    size = 0
+    size, crc, crcs = 0, 0, []
     try:
         with open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
+            expected = os.fstat(f.fileno()).st_size
+            part_size = part_size_for(expected)
+            part_left = part_size
+            while chunk := f.read(min(CHUNK, part_left)):
                 digest.update(chunk)
+                crc = zlib.crc32(chunk, crc)
                 size += len(chunk)
+                part_left -= len(chunk)
+                if not part_left:
+                    crcs.append(crc32_text(crc))
+                    crc, part_left = 0, part_size
                 if progress:
                     progress(len(chunk))
     except OSError as e:
         raise ManifestError(f"Cannot read {str(path)!r}: {e.strerror}.") from None
-    return size, digest.hexdigest()
+    if part_left != part_size:
+        crcs.append(crc32_text(crc))
+    if size != expected:
+        raise ManifestError(f"{str(path)!r} changed size while it was being read; push again.")
+    return size, digest.hexdigest(), crcs
 
 
 def build_manifest(
@@ -167,8 +187,9 @@ def build_manifest(
 
     def entry(item: tuple[str, Path]) -> FileEntry:
         path, local = item
-        size, sha256 = hash_file(local, progress)
-        return FileEntry(path=path, size=size, sha256=sha256, media_type=media_type(path), source=local)
+        size, sha256, crcs = hash_file(local, progress)
+        return FileEntry(path=path, size=size, sha256=sha256, media_type=media_type(path), source=local,
+                         part_crc32=tuple(crcs))
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(entry, files))

@@ -188,9 +188,13 @@ class Uploader:
             offset = (int(part["number"]) - 1) * part_size
             length = int(part.get("size", min(part_size, entry.size - offset)))
 
-            def attempt(url: str = part["url"], offset: int = offset, length: int = length) -> None:
+            # The part's declared CRC32, which its URL is signed with: S3 refuses bytes that do not match it.
+            headers = {"Content-Type": "application/octet-stream", **(part.get("headers") or {})}
+
+            def attempt(url: str = part["url"], offset: int = offset, length: int = length,
+                        headers: dict = headers) -> None:
                 body = FileSlice(entry.source, offset, length, meter, stop)
-                self.http.request("PUT", url, data=body, headers={"Content-Type": "application/octet-stream"})
+                self.http.request("PUT", url, data=body, headers=headers)
 
             tasks.append(lambda attempt=attempt, n=part["number"]: _retrying(f"Part {n} of {entry.path}", attempt))
         return tasks

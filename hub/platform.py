@@ -271,6 +271,22 @@ class MLLab(Configurable):
         """,
     ).tag(config=True)
 
+    s3_part_checksums = Bool(
+        True,
+        help="""
+        Have S3 check a CRC32 of every part of a presigned multipart upload.
+
+        The client declares each part's CRC32 when it starts an upload; the part URLs are
+        signed with it, so S3 refuses corrupted parts, and completing an upload is cheap
+        (S3 combines the part checksums instead of checksumming the whole object again).
+        Turn it off for S3-compatible stores without flexible-checksum support (the
+        ``x-amz-checksum-crc32`` header and ``ChecksumAlgorithm`` on multipart uploads).
+        The registry's sha256 check of every upload is made either way.
+
+            c.MLLab.s3_part_checksums = False
+        """,
+    ).tag(config=True)
+
     upload_expiry = Integer(
         24 * 3600,
         help="""

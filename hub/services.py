@@ -37,6 +37,7 @@ def storage_environment(mllab: MLLab) -> dict[str, str]:
         "MLLAB_S3_PUBLIC_ENDPOINT_URL": mllab.s3_public_endpoint_url or mllab.s3_endpoint_url,
         "MLLAB_S3_BUCKET": mllab.s3_bucket,
         "MLLAB_S3_REGION": mllab.s3_region,
+        "MLLAB_S3_PART_CHECKSUMS": "1" if mllab.s3_part_checksums else "0",
     }
     if mllab.s3_access_key_id:
         env["AWS_ACCESS_KEY_ID"] = mllab.s3_access_key_id

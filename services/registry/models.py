@@ -173,3 +173,5 @@ class UploadBlob(Base):
     key: Mapped[str | None] = mapped_column(String(512), nullable=True)
     multipart_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     part_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The declared CRC32 of each part, which S3 checks each part against (null: no part checksums).
+    part_crc32: Mapped[list | None] = mapped_column(JSON, nullable=True)

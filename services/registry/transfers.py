@@ -14,13 +14,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mllab.client.parts import MiB, part_size_for, part_sizes
+
 from ..errors import APIError
 from ..storage import S3Storage
+from ..storage.s3 import Part
 from .catalog import Visible
 from .context import Registry
 from .models import utcnow
 from .uploads import (
     Declared,
+    Multipart,
     UploadState,
     close_upload,
     commit_version,
@@ -35,21 +39,7 @@ from .views import iso
 
 log = logging.getLogger("registry")
 
-MiB = 1024 * 1024
-MIN_PART_SIZE = 8 * MiB
-MAX_PARTS = 10_000
 HASH_CHUNK = 4 * MiB
-
-
-def part_size_for(size: int) -> int:
-    """Whole MiB, at least 8, so that the file fits in 10,000 parts (1 TiB -> 105 MiB)."""
-    needed = -(-size // MAX_PARTS)
-    return max(MIN_PART_SIZE, -(-needed // MiB) * MiB)
-
-
-def part_sizes(size: int, part_size: int) -> list[int]:
-    count = max(1, -(-size // part_size))
-    return [min(part_size, size - i * part_size) for i in range(count)]
 
 
 async def begin_upload(reg: Registry, declared: Declared, visible: Visible, stream_url: str) -> tuple[int, dict]:
@@ -59,9 +49,10 @@ async def begin_upload(reg: Registry, declared: Declared, visible: Visible, stre
         return 200, {"unchanged": True, "version": plan.unchanged}
     upload_id = secrets.token_hex(16)
     missing = {sha: size for sha, size in declared.blobs.items() if sha not in plan.present and size > 0}
-    multiparts: dict[str, tuple[str, str, int]] = {}
+    multiparts: dict[str, Multipart] = {}
     if reg.presigned:
-        multiparts = await _begin_multiparts(reg.storage, upload_id, missing)
+        checksums = declared.part_crc32 if reg.storage.part_checksums else {}
+        multiparts = await _begin_multiparts(reg.storage, upload_id, missing, checksums)
     try:
         await reg.db.run(record_upload, upload_id, declared, plan, multiparts, utcnow() + reg.upload_expiry)
     except BaseException:
@@ -73,12 +64,16 @@ async def begin_upload(reg: Registry, declared: Declared, visible: Visible, stre
     return 201, await describe_upload(reg, state, stream_url, fresh=True)
 
 
-async def _begin_multiparts(storage: S3Storage, upload_id: str, missing: dict[str, int]) -> dict:
-    multiparts: dict[str, tuple[str, str, int]] = {}
+async def _begin_multiparts(storage: S3Storage, upload_id: str, missing: dict[str, int],
+                            checksums: dict[str, list[str]]) -> dict[str, Multipart]:
+    """A multipart upload per missing blob; those with declared part CRC32s get S3 to check every part."""
+    multiparts: dict[str, Multipart] = {}
 
     async def begin(sha256: str, size: int) -> None:
         key = storage.multipart_key(sha256, upload_id)
-        multiparts[sha256] = (key, await storage.begin_multipart(key), part_size_for(size))
+        crcs = checksums.get(sha256)
+        multipart_id = await storage.begin_multipart(key, checksums=crcs is not None)
+        multiparts[sha256] = Multipart(key, multipart_id, part_size_for(size), crcs)
 
     # A few at a time: a thousand new files must not open a thousand connections.
     limit = asyncio.Semaphore(16)
@@ -96,11 +91,11 @@ async def _begin_multiparts(storage: S3Storage, upload_id: str, missing: dict[st
 
 
 async def _abort_multiparts(storage: Any, multiparts: Any) -> None:
-    for key, multipart_id, _ in multiparts:
+    for multipart in multiparts:
         try:
-            await storage.abort_multipart(key, multipart_id)
+            await storage.abort_multipart(multipart.key, multipart.multipart_id)
         except Exception:
-            log.exception("Could not abort multipart upload %s of %s", multipart_id, key)
+            log.exception("Could not abort multipart upload %s of %s", multipart.multipart_id, multipart.key)
 
 
 def staged_bytes(reg: Registry, upload_id: str, sha256: str) -> int:
@@ -143,16 +138,18 @@ async def describe_upload(reg: Registry, state: UploadState, stream_url: str, fr
 
 
 async def _multipart_transfer(storage: S3Storage, blob: dict, fresh: bool) -> dict:
-    key, multipart_id, part_size = blob["key"], blob["multipart_id"], blob["part_size"]
+    key, multipart_id, part_size, crcs = blob["key"], blob["multipart_id"], blob["part_size"], blob["part_crc32"]
     done = {} if fresh else (await storage.list_parts(key, multipart_id) or {})
     parts = []
     for number, size in enumerate(part_sizes(blob["size"], part_size), start=1):
-        received = number in done and done[number][1] == size
+        received = number in done and done[number].size == size
+        crc32 = crcs[number - 1] if crcs else None
         parts.append({
             "number": number,
             "size": size,
             "done": received,
-            "url": None if received else storage.part_url(key, multipart_id, number),
+            "url": None if received else storage.part_url(key, multipart_id, number, crc32),
+            "headers": {"x-amz-checksum-crc32": crc32} if crc32 else {},
         })
     return {
         "method": "s3-multipart",
@@ -220,15 +217,19 @@ async def _verify_multipart(reg: Registry, upload_id: str, blob: dict, state: Up
             raise APIError(409, f"The transfer of {path!r} is gone from S3; start a new upload.")
     else:
         expected = part_sizes(size, blob["part_size"])
-        missing = [n for n, part in enumerate(expected, start=1) if parts.get(n, ("", -1))[1] != part]
+        missing = [n for n, part in enumerate(expected, start=1) if n not in parts or parts[n].size != part]
         if missing:
-            received = sum(parts[n][1] for n in parts if n <= len(expected))
+            received = sum(parts[n].size for n in parts if n <= len(expected))
             raise APIError(409, f"{path!r} is incomplete: {received} of {size} bytes received (parts missing: "
                            f"{', '.join(map(str, missing[:10]))}). Send them, then complete.")
-        etags = {n: parts[n][0] for n in range(1, len(expected) + 1)}
-        await storage.complete_multipart(key, blob["multipart_id"], etags)
+        crcs = blob["part_crc32"]
+        # S3 checked each part against its signed CRC32; moto records none from presigned PUTs: name the declared one.
+        await storage.complete_multipart(key, blob["multipart_id"], {
+            n: Part(parts[n].etag, parts[n].size, parts[n].crc32 or (crcs[n - 1] if crcs else None))
+            for n in range(1, len(expected) + 1)
+        })
     assembled = time.perf_counter()
-    # S3 checks each part's MD5 against what the client sent, but only reading the object back proves
+    # S3 checks each part against its declared CRC32 (where there are some), but only reading the object back proves
     # its sha256, the name other versions will trust; reads cost a fraction of the upload and stay
     # between the service and S3.
     actual_size, digest = await storage.object_sha256(key)
@@ -237,7 +238,7 @@ async def _verify_multipart(reg: Registry, upload_id: str, blob: dict, state: Up
              assembled - start, hashed - assembled)
     if (actual_size, digest) != (size, sha256):
         await storage.delete(key)
-        new_id = await storage.begin_multipart(key)
+        new_id = await storage.begin_multipart(key, checksums=blob["part_crc32"] is not None)
         await reg.db.run(renew_multipart, upload_id, sha256, key, new_id)
         raise APIError(400, f"{path!r}: received {actual_size} bytes hashing to {digest}, declared {size} bytes with "
                        f"sha256 {sha256}; send it again.", error="checksum_mismatch")
@@ -255,7 +256,7 @@ async def abort_upload(reg: Registry, upload_id: str, status: str = "aborted") -
 async def release_transfers(reg: Registry, state: UploadState) -> None:
     reg.storage.discard_staging(state.id)
     multiparts = [b for b in state.blobs if b["multipart_id"]]
-    await _abort_multiparts(reg.storage, [(b["key"], b["multipart_id"], None) for b in multiparts])
+    await _abort_multiparts(reg.storage, [Multipart(b["key"], b["multipart_id"], None) for b in multiparts])
     for blob in multiparts:
         # Completed in S3 but never verified and recorded (the service stopped in between).
         if state.stored.get(blob["sha256"]) != blob["key"]:

@@ -41,11 +41,24 @@ class Declared:
     metadata: dict = field(default_factory=dict)
     #: models only: {"datasets": [(namespace, name, ref)], "workspace", "params", "metrics", "flavor"}
     lineage: dict | None = None
+    #: sha256 -> the CRC32 of each S3 part, where the client declared them
+    part_crc32: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def blobs(self) -> dict[str, int]:
         """Distinct content of the manifest: sha256 -> size."""
         return {f["sha256"]: f["size"] for f in self.files}
+
+
+@dataclass
+class Multipart:
+    """A blob's presigned multipart upload to S3."""
+
+    key: str | None
+    multipart_id: str | None
+    part_size: int | None
+    #: The CRC32 each part's URL is signed with; None: S3 checks no part checksums.
+    part_crc32: list[str] | None = None
 
 
 @dataclass
@@ -111,12 +124,12 @@ def plan_upload(session: Session, declared: Declared, visible: Visible) -> Plan:
 
 
 def record_upload(
-    session: Session, upload_id: str, declared: Declared, plan: Plan, multiparts: dict[str, tuple[str, str, int]],
+    session: Session, upload_id: str, declared: Declared, plan: Plan, multiparts: dict[str, Multipart],
     expires_at: datetime,
 ) -> None:
     """Store the session (and the artifact, if this is its first push).
 
-    ``multiparts``: sha256 -> (object key, S3 multipart id, part size) of the presigned transfers.
+    ``multiparts``: sha256 -> the presigned transfer of each blob to send to S3.
     """
     artifact = find_artifact(session, declared.kind, declared.namespace, declared.name)
     if artifact is None:
@@ -136,10 +149,10 @@ def record_upload(
     )
     session.add(upload)
     for sha256, size in declared.blobs.items():
-        key, multipart_id, part_size = multiparts.get(sha256, (None, None, None))
+        multipart = multiparts.get(sha256, Multipart(None, None, None))
         session.add(UploadBlob(
-            upload_id=upload_id, sha256=sha256, size=size, present=sha256 in plan.present, key=key,
-            multipart_id=multipart_id, part_size=part_size,
+            upload_id=upload_id, sha256=sha256, size=size, present=sha256 in plan.present, key=multipart.key,
+            multipart_id=multipart.multipart_id, part_size=multipart.part_size, part_crc32=multipart.part_crc32,
         ))
 
 
@@ -170,7 +183,7 @@ def upload_state(session: Session, upload_id: str) -> UploadState:
         raise APIError(404, f"No upload session {upload_id}.")
     blobs = [
         {"sha256": b.sha256, "size": b.size, "present": b.present, "key": b.key, "multipart_id": b.multipart_id,
-         "part_size": b.part_size}
+         "part_size": b.part_size, "part_crc32": b.part_crc32}
         for b in upload.blobs
     ]
     stored = stored_blobs(session, [b["sha256"] for b in blobs])

@@ -5,10 +5,14 @@ Every check raises ``APIError(400, ...)`` with a message that names the offendin
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import mimetypes
 import re
 from typing import Any
+
+from mllab.client.parts import part_count
 
 from ..errors import APIError
 from ..permissions import parse_namespace
@@ -150,7 +154,7 @@ def check_files(files: Any) -> list[dict]:
     for entry in files:
         if not isinstance(entry, dict):
             raise bad("each entry of files must be an object {path, size, sha256, media_type?}.")
-        fields(entry, {"path": str, "size": int, "sha256": str}, {"media_type": str})
+        fields(entry, {"path": str, "size": int, "sha256": str}, {"media_type": str, "part_crc32": list})
         path = check_path(entry["path"])
         size = check_size(entry["size"], path)
         sha256 = check_sha256(entry["sha256"], repr(path))
@@ -166,6 +170,38 @@ def check_files(files: Any) -> list[dict]:
             raise bad(f"media_type {media_type!r} of {path!r} is not a media type like text/csv.")
         manifest.append({"path": path, "size": size, "sha256": sha256, "media_type": media_type})
     return sorted(manifest, key=lambda f: f["path"])
+
+
+def check_part_crc32(files: list[dict]) -> dict[str, list[str]]:
+    """The CRC32 of each S3 part declared per file (already checked by `check_files`): sha256 -> list.
+
+    Each list has one base64 CRC32 (4 bytes) per part of the shared part rule (API.md); files of
+    equal content must declare equal lists.
+    """
+    declared: dict[str, list[str]] = {}
+    for entry in files:
+        crcs = entry.get("part_crc32")
+        if crcs is None:
+            continue
+        path, size, sha256 = entry["path"], entry["size"], entry["sha256"]
+        if len(crcs) != part_count(size):
+            raise bad(f"part_crc32 of {path!r} must list {part_count(size)} CRC32s (one per part of "
+                      f"{size} bytes), not {len(crcs)}.")
+        for crc in crcs:
+            if not _is_crc32(crc):
+                raise bad(f"part_crc32 of {path!r}: {crc!r} is not a CRC32 (base64 of 4 big-endian bytes).")
+        if declared.setdefault(sha256, crcs) != crcs:
+            raise bad(f"sha256 {sha256} is declared with two different part_crc32 lists.")
+    return declared
+
+
+def _is_crc32(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 8:
+        return False
+    try:
+        return len(base64.b64decode(value, validate=True)) == 4
+    except binascii.Error:
+        return False
 
 
 def parse_ref(ref: str) -> int | str:

@@ -13,7 +13,7 @@ import os
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import boto3
@@ -21,12 +21,21 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from traitlets import Integer, Unicode, default
+from traitlets import Bool, Integer, Unicode, default
 
 from .base import Storage, StorageUnavailable, blob_key
 
 #: Bytes read at a time when hashing an object back; bounds memory per verification.
 HASH_CHUNK = 1024 * 1024
+
+
+class Part(NamedTuple):
+    """A part of a multipart upload as S3 lists it."""
+
+    etag: str
+    size: int
+    #: Its CRC32 (base64) where S3 recorded one.
+    crc32: str | None = None
 
 
 class S3Storage(Storage):
@@ -77,6 +86,23 @@ class S3Storage(Storage):
     @default("region")
     def _default_region(self) -> str:
         return os.environ.get("MLLAB_S3_REGION", "us-east-1")
+
+    part_checksums = Bool(
+        help="""
+        Create presigned multipart uploads with CRC32 checksums: each part URL is signed with the
+        CRC32 the client declared for it, S3 refuses a part whose bytes do not match, and
+        completion is cheap (S3 combines the part checksums instead of reading the object).
+        Turn it off for S3-compatible stores without flexible-checksum support; the sha256
+        read-back at completion is made either way.  Defaults to ``$MLLAB_S3_PART_CHECKSUMS``
+        (``0`` turns it off), else on.
+
+            c.S3Storage.part_checksums = False
+        """,
+    ).tag(config=True)
+
+    @default("part_checksums")
+    def _default_part_checksums(self) -> bool:
+        return os.environ.get("MLLAB_S3_PART_CHECKSUMS", "1").strip().lower() not in ("0", "false", "no", "off")
 
     url_expiry = Integer(
         3600 * 6,
@@ -194,22 +220,24 @@ class S3Storage(Storage):
     def multipart_key(sha256: str, upload_id: str) -> str:
         return f"{blob_key(sha256)}/{upload_id}"
 
-    async def begin_multipart(self, key: str) -> str:
+    async def begin_multipart(self, key: str, checksums: bool) -> str:
+        """A multipart upload; with ``checksums`` every part must carry its CRC32 (combined per part)."""
+        params: dict[str, Any] = {"ChecksumAlgorithm": "CRC32", "ChecksumType": "COMPOSITE"} if checksums else {}
         answer = await self._call(
-            "create_multipart_upload", Bucket=self.bucket, Key=key, ContentType="application/octet-stream"
+            "create_multipart_upload", Bucket=self.bucket, Key=key, ContentType="application/octet-stream", **params
         )
         return answer["UploadId"]
 
-    def part_url(self, key: str, multipart_id: str, number: int) -> str:
-        return self.public_client.generate_presigned_url(
-            "upload_part",
-            Params={"Bucket": self.bucket, "Key": key, "UploadId": multipart_id, "PartNumber": number},
-            ExpiresIn=self.url_expiry,
-        )
+    def part_url(self, key: str, multipart_id: str, number: int, crc32: str | None) -> str:
+        """A presigned PUT of one part; with ``crc32`` the URL signs header ``x-amz-checksum-crc32: <crc32>``."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": multipart_id, "PartNumber": number}
+        if crc32 is not None:
+            params["ChecksumCRC32"] = crc32
+        return self.public_client.generate_presigned_url("upload_part", Params=params, ExpiresIn=self.url_expiry)
 
-    async def list_parts(self, key: str, multipart_id: str) -> dict[int, tuple[str, int]] | None:
-        """``{part number: (etag, size)}`` received so far; None if the multipart upload is gone."""
-        parts: dict[int, tuple[str, int]] = {}
+    async def list_parts(self, key: str, multipart_id: str) -> dict[int, Part] | None:
+        """The parts received so far by number; None if the multipart upload is gone."""
+        parts: dict[int, Part] = {}
         marker = 0
         while True:
             try:
@@ -224,18 +252,21 @@ class S3Storage(Storage):
             except ClientError:
                 return None
             for part in page.get("Parts", []):
-                parts[part["PartNumber"]] = (part["ETag"], part["Size"])
+                parts[part["PartNumber"]] = Part(part["ETag"], part["Size"], part.get("ChecksumCRC32"))
             if not page.get("IsTruncated"):
                 return parts
             marker = page["NextPartNumberMarker"]
 
-    async def complete_multipart(self, key: str, multipart_id: str, etags: dict[int, str]) -> None:
+    async def complete_multipart(self, key: str, multipart_id: str, parts: dict[int, Part]) -> None:
+        """Assemble ``parts``; those with a CRC32 name it, as S3 requires of checksummed uploads."""
+        listed = []
+        for number in sorted(parts):
+            part = parts[number]
+            listed.append({"PartNumber": number, "ETag": part.etag, **({"ChecksumCRC32": part.crc32} if part.crc32
+                                                                         else {})})
         await self._call(
-            "complete_multipart_upload",
-            Bucket=self.bucket,
-            Key=key,
-            UploadId=multipart_id,
-            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]},
+            "complete_multipart_upload", Bucket=self.bucket, Key=key, UploadId=multipart_id,
+            MultipartUpload={"Parts": listed},
         )
 
     async def abort_multipart(self, key: str, multipart_id: str) -> None:

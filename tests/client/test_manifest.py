@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import unicodedata
+import zlib
 
 import pytest
 from mllab.client.errors import ManifestError
@@ -42,6 +44,24 @@ def test_big_file_hashes_across_chunks(tmp_path):
     data = os.urandom(3 * 1024 * 1024 + 17)
     [entry] = build_manifest(collect_files(write(tmp_path, "big.bin", data)), workers=2)
     assert (entry.size, entry.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+
+
+def test_part_crc32s_follow_the_shared_part_rule(tmp_path):
+    """One CRC32 per 8 MiB part (base64, big-endian), computed in the same read as the sha256."""
+    data = os.urandom(17 * 1024 * 1024 + 5)
+    write(tmp_path, "big.bin", data)
+    write(tmp_path, "small.txt", b"abc")
+    write(tmp_path, "empty", b"")
+    by_path = {e.path: e for e in build_manifest(collect_files(tmp_path))}
+    part = 8 * 1024 * 1024
+
+    def crc(chunk: bytes) -> str:
+        return base64.b64encode(zlib.crc32(chunk).to_bytes(4, "big")).decode()
+
+    expected = [crc(data[i : i + part]) for i in range(0, len(data), part)]
+    assert list(by_path["big.bin"].part_crc32) == expected and len(expected) == 3
+    assert by_path["small.txt"].as_json()["part_crc32"] == [crc(b"abc")]
+    assert by_path["empty"].as_json()["part_crc32"] == []
 
 
 def test_progress_hears_every_byte_hashed(tmp_path):

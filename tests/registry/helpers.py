@@ -4,9 +4,11 @@ service, so they do not go through the client library."""
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import dataclass
 
 import requests
+from mllab.client.parts import crc32_text, part_size_for, part_sizes
 
 from ..harness import Hub
 
@@ -17,8 +19,19 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def part_crc32(data: bytes) -> list[str]:
+    """The CRC32 of each S3 part of ``data`` under the part rule of API.md."""
+    if not data:
+        return []
+    part_size = part_size_for(len(data))
+    offsets = range(0, len(data), part_size)
+    assert len(offsets) == len(part_sizes(len(data), part_size))
+    return [crc32_text(zlib.crc32(data[offset : offset + part_size])) for offset in offsets]
+
+
 def manifest(files: dict[str, bytes]) -> list[dict]:
-    return [{"path": path, "size": len(data), "sha256": sha256(data)} for path, data in files.items()]
+    return [{"path": path, "size": len(data), "sha256": sha256(data), "part_crc32": part_crc32(data)}
+            for path, data in files.items()]
 
 
 @dataclass
@@ -65,7 +78,7 @@ class Registry:
                     start = (part["number"] - 1) * transfer["part_size"]
                     chunk = data[start : start + part["size"]]
                     answer = requests.put(part["url"], data=chunk, timeout=60,
-                                          headers={"Content-Type": "application/octet-stream"})
+                                          headers={"Content-Type": "application/octet-stream", **part["headers"]})
                     assert answer.status_code == 200, answer.text
                     sent += len(chunk)
         return sent

@@ -45,6 +45,13 @@ BAD_FILES = {
     "unknown-file-field": {**GOOD, "mode": 755},
     "missing-sha": {"path": "a", "size": 1},
     "empty-with-hash": {"path": "e", "size": 0, "sha256": sha256(b"x")},
+    "crc-too-few": {**GOOD, "part_crc32": []},
+    "crc-too-many": {**GOOD, "part_crc32": ["AAAAAA==", "AAAAAA=="]},
+    "crc-not-base64": {**GOOD, "part_crc32": ["!!!!!!!!"]},
+    "crc-five-bytes": {**GOOD, "part_crc32": ["AAAAAAA="]},
+    "crc-not-a-list": {**GOOD, "part_crc32": "AAAAAA=="},
+    "crc-number": {**GOOD, "part_crc32": [12345]},
+    "crc-on-empty-file": {"path": "e", "size": 0, "sha256": sha256(b""), "part_crc32": ["AAAAAA=="]},
 }
 
 
@@ -60,6 +67,15 @@ def test_duplicate_paths(local_team, unique):
     alice = local_team.registry("alice")
     ref = f"users/alice/{unique('dup')}"
     assert_refused(start_with(alice, ref, [GOOD, GOOD]))
+    assert_nothing_stored(alice, ref)
+
+
+def test_equal_content_with_different_part_crc32s(local_team, unique):
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('crc')}"
+    body = assert_refused(start_with(alice, ref, [{**GOOD, "part_crc32": manifest({"x": b"ok"})[0]["part_crc32"]},
+                                                  {**GOOD, "path": "b.txt", "part_crc32": ["AAAAAA=="]}]))
+    assert "part_crc32" in body["message"]
     assert_nothing_stored(alice, ref)
 
 

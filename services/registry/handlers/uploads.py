@@ -11,7 +11,15 @@ from ...errors import APIError
 from ...openapi import operation
 from ..transfers import abort_upload, begin_upload, complete_upload, describe_upload, staged_bytes, verify_staged
 from ..uploads import Declared, UploadState, upload_state
-from ..validation import SHA256, UPLOAD_ID, check_files, check_json_object, fields, parse_full_ref
+from ..validation import (
+    SHA256,
+    UPLOAD_ID,
+    check_files,
+    check_json_object,
+    check_part_crc32,
+    fields,
+    parse_full_ref,
+)
 from .base import RegistryHandler
 
 _LINEAGE = {"datasets": list, "workspace": str, "params": dict, "metrics": dict, "flavor": str}
@@ -19,7 +27,7 @@ _LINEAGE = {"datasets": list, "workspace": str, "params": dict, "metrics": dict,
 
 class UploadsHandler(RegistryHandler):
     @operation(
-        "Start an upload session for a new version: {\"files\": [{path, size, sha256, media_type?}], "
+        "Start an upload session for a new version: {\"files\": [{path, size, sha256, media_type?, part_crc32?}], "
         "\"metadata\"?, \"lineage\"? (models)}. 200 {\"unchanged\", \"version\"} when the files equal the latest "
         "version's; else 201 Upload saying which blobs to send and how. Creates the {item} if missing.",
         scope="custom:{kind}:write",
@@ -31,7 +39,7 @@ class UploadsHandler(RegistryHandler):
         declared = Declared(
             kind=self.kind, namespace=namespace, name=name, user=self.current_user["name"],
             files=check_files(body["files"]), metadata=check_json_object(body.get("metadata") or {}, "metadata"),
-            lineage=self._lineage(body.get("lineage")),
+            lineage=self._lineage(body.get("lineage")), part_crc32=check_part_crc32(body["files"]),
         )
         status, answer = await begin_upload(self.reg, declared, self.visible, self.api_url("uploads"))
         self.write_json(answer, status=status)
