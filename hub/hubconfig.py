@@ -37,6 +37,7 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     j.db_url = mllab.db_url
     j.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
     j.pid_file = str(data_dir / "jupyterhub.pid")
+    j.template_paths = [str(Path(__file__).parent / "templates")]
     # Internal ports: free ones unless the admin fixed them, so several hubs share a machine.
     if "hub_port" not in c.JupyterHub:
         j.hub_port = free_port()

@@ -16,6 +16,7 @@ def test_health_and_login_page(hub):
     assert page.status_code == 200
     assert 'name="password"' in page.text
     assert "signup" in page.text  # NativeAuthenticator offers sign-up
+    assert "<title>ML Lab Hub</title>" in page.text
 
 
 def test_services_answer_health_and_openapi(hub):
