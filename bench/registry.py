@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -139,6 +140,22 @@ def user_client(team, root: Path, workers: int | None) -> Client:
                   **({"workers": workers} if workers else {}))
 
 
+@contextmanager
+def registry_team(root: Path, backend: str, s3_endpoint: str | None, workers: int | None, **options):
+    """A hub with its registry on a fresh PostgreSQL database, and alice's client; all removed after."""
+    database = _create_database()
+    team = start_team(root / backend, backend, s3_endpoint, postgres_database_url(database), **options)
+    client = user_client(team, root, workers)
+    try:
+        yield team, client
+    finally:
+        client.close()
+        team.hub.stop()
+        _drop_database(database)
+        for path in (root / "in", root / "out"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def server_verify_times(hub) -> str:
     """The registry's own log of its last blob verification (S3 complete vs read back + sha256)."""
     found = re.findall(r"Verified blob .*", hub.log_path.read_text(errors="replace"))
@@ -158,13 +175,18 @@ def registry_pid(hub) -> psutil.Process:
     raise RuntimeError("registry service not found")
 
 
+def stream_object(s3, bucket: str, key: str, dest: Path) -> None:
+    """One GET, streamed to ``dest`` in 8 MiB chunks."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    with open(dest, "wb") as f:
+        for chunk in body.iter_chunks(CHUNK):
+            f.write(chunk)
+
+
 def bench_s3(root: Path, size: int, s3_endpoint: str, workers: int | None, rounds: int) -> None:
-    database = _create_database()
     # The registry logs at INFO here, for its own split of the complete stage.
     verbose = {"registry": {"command": [sys.executable, "-m", "mllab.services.registry", "--log-level=INFO"]}}
-    team = start_team(root / "s3", "s3", s3_endpoint, postgres_database_url(database), services=verbose)
-    client = user_client(team, root, workers)
-    try:
+    with registry_team(root, "s3", s3_endpoint, workers, services=verbose) as (team, client):
         data = make_file(root / "in" / "s3.bin", size)
         s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
         s3.create_bucket(Bucket="bench-direct")
@@ -201,22 +223,18 @@ def bench_s3(root: Path, size: int, s3_endpoint: str, workers: int | None, round
         boto_down, _ = timed(s3.download_file, "bench-direct", "s3.bin", str(root / "boto.out"))
         reg_down, _ = timed(client.datasets.pull, "big", root / "out")
         assert sha256_file(root / "out" / "s3.bin") == sha256_file(data)
+        # download_file fetches ranges in parallel, which moto serves slowly (it loads the whole object per
+        # range); one streamed get_object is the fair second reference for a single-connection download.
+        stream_down, _ = timed(stream_object, s3, "bench-direct", "s3.bin", root / "boto-stream.out")
         print(f"[1] S3 pull {mb:.0f} MiB with mllab.client: registry {mb / reg_down:.0f} MiB/s, boto3 download_file "
-              f"{mb / boto_down:.0f} MiB/s -> {boto_down / reg_down:.2f}x (target >= 0.9x)")
-    finally:
-        client.close()
-        team.hub.stop()
-        _drop_database(database)
-        for path in (root / "in", root / "out"):
-            shutil.rmtree(path, ignore_errors=True)
-        (root / "boto.out").unlink(missing_ok=True)
+              f"{mb / boto_down:.0f} MiB/s -> {boto_down / reg_down:.2f}x, boto3 get_object streamed "
+              f"{mb / stream_down:.0f} MiB/s -> {stream_down / reg_down:.2f}x (target >= 0.9x)")
+        (root / "boto.out").unlink()
+        (root / "boto-stream.out").unlink()
 
 
 def bench_local(root: Path, stream_size: int, repush_size: int, workers: int | None) -> None:
-    database = _create_database()
-    team = start_team(root / "local", "local", None, postgres_database_url(database))
-    client = user_client(team, root, workers)
-    try:
+    with registry_team(root, "local", None, workers) as (team, client):
         service = registry_pid(team.hub)
         data = make_file(root / "in" / "local.bin", stream_size)
         baseline = service.memory_info().rss
@@ -247,12 +265,6 @@ def bench_local(root: Path, stream_size: int, repush_size: int, workers: int | N
         print(f"[3] re-push of unchanged {repush_size / MiB:.0f} MiB: {again.bytes_sent} bytes sent, "
               f"{repush_time:.2f} s vs {hash_time:.2f} s to sha256 it -> {repush_time / hash_time:.2f}x "
               f"(target <= 1.2x)")
-    finally:
-        client.close()
-        team.hub.stop()
-        _drop_database(database)
-        for path in (root / "in", root / "out"):
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def populate(db_url: str, datasets: int, versions: int) -> None:

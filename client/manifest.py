@@ -8,6 +8,8 @@ import json
 import logging
 import mimetypes
 import os
+import queue
+import threading
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable
@@ -146,10 +148,27 @@ def _raise_walk_error(error: OSError) -> None:
 def hash_file(path: Path, progress: Progress | None = None) -> tuple[int, str, list[str]]:
     """Size, sha256 and per-part CRC32s of ``path``, all from one read in 1 MiB chunks.
 
-    Parts are whole MiB, so no chunk straddles two. hashlib and zlib release the GIL: threads scale.
+    Parts are whole MiB, so no chunk straddles two.  The CRC32s are computed in a second
+    thread beside the sha256 (zlib and hashlib release the GIL), so both cost one pass.
     """
     digest = hashlib.sha256()
-    size, crc, crcs = 0, 0, []
+    crcs: list[str] = []
+    chunks: queue.Queue = queue.Queue(maxsize=8)  # bounds memory to a few chunks
+
+    def crc_parts() -> None:
+        crc, pending = 0, False
+        while (item := chunks.get()) is not None:
+            chunk, part_ends = item
+            crc, pending = zlib.crc32(chunk, crc), True
+            if part_ends:
+                crcs.append(crc32_text(crc))
+                crc, pending = 0, False
+        if pending:  # the last, shorter part
+            crcs.append(crc32_text(crc))
+
+    worker = threading.Thread(target=crc_parts, name="crc32", daemon=True)
+    worker.start()
+    size = 0
     try:
         with open(path, "rb") as f:
             expected = os.fstat(f.fileno()).st_size
@@ -157,18 +176,17 @@ def hash_file(path: Path, progress: Progress | None = None) -> tuple[int, str, l
             part_left = part_size
             while chunk := f.read(min(CHUNK, part_left)):
                 digest.update(chunk)
-                crc = zlib.crc32(chunk, crc)
                 size += len(chunk)
                 part_left -= len(chunk)
-                if not part_left:
-                    crcs.append(crc32_text(crc))
-                    crc, part_left = 0, part_size
+                chunks.put((chunk, not part_left))
+                part_left = part_left or part_size
                 if progress:
                     progress(len(chunk))
     except OSError as e:
         raise ManifestError(f"Cannot read {str(path)!r}: {e.strerror}.") from None
-    if part_left != part_size:
-        crcs.append(crc32_text(crc))
+    finally:
+        chunks.put(None)
+        worker.join()
     if size != expected:
         raise ManifestError(f"{str(path)!r} changed size while it was being read; push again.")
     return size, digest.hexdigest(), crcs
