@@ -44,6 +44,7 @@ from mllab.client import Client, artifacts, transfer
 from mllab.client.http import HubSession
 from mllab.services.registry.db import Database
 from mllab.services.registry.models import Artifact, Version, VersionFile
+from mllab.services.registry.transfers import sha256_file
 
 from tests.conftest import _create_database, _drop_database
 from tests.registry.conftest import postgres_database_url, start_team
@@ -59,14 +60,6 @@ def make_file(path: Path, size: int) -> Path:
         for offset in range(0, size, CHUNK):
             f.write(os.urandom(min(CHUNK, size - offset)))
     return path
-
-
-def sha256_file(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 class Stages:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nativeauthenticator import NativeAuthenticator
 from traitlets import Unicode
 from traitlets.config import Config
@@ -36,8 +38,6 @@ class MLLabNativeAuthenticator(NativeAuthenticator):
 
 
 def native_config(mllab: MLLab) -> Config:
-    from pathlib import Path
-
     c = Config()
     c.JupyterHub.authenticator_class = MLLabNativeAuthenticator
     password, generated = admin_password(Path(mllab.data_dir))

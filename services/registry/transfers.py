@@ -167,7 +167,7 @@ async def verify_staged(reg: Registry, upload_id: str, sha256: str, size: int, d
     """
     path = reg.storage.staging_path(upload_id, sha256)
     if digest is None:
-        digest = await asyncio.to_thread(_sha256_file, path)
+        digest = await asyncio.to_thread(sha256_file, path)
     if digest != sha256:
         path.unlink(missing_ok=True)
         raise APIError(400, f"The bytes received hash to {digest}, not the declared {sha256}; send the file again.",
@@ -176,7 +176,8 @@ async def verify_staged(reg: Registry, upload_id: str, sha256: str, size: int, d
     await reg.db.run(record_blob, sha256, size, key)
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 of a file, read in chunks."""
     sha = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(HASH_CHUNK):
