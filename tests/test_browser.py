@@ -35,7 +35,7 @@ def page(tmp_path):
         browser.close()
 
 
-def test_login_start_workspace_run_cell_logout(hub, page):
+def test_login_start_workspace_run_cell_logout(hub, page, tmp_path):
     page.goto(hub.url + "hub/login")
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", hub.admin_password)
@@ -52,6 +52,7 @@ def test_login_start_workspace_run_cell_logout(hub, page):
     output = page.locator(".jp-OutputArea-output").first
     output.wait_for()
     assert output.inner_text().strip() == "42"
+    page.screenshot(path=str(tmp_path / "notebook.png"))  # kept for a person to look at
 
     page.goto(hub.url + "hub/logout")
     page.wait_for_url("**/hub/login**")
