@@ -52,6 +52,9 @@ class APIHandler(HubOAuthenticated, JSONHandler):
     """A route that needs a hub user: token (``Authorization: token ...``) or hub login cookie.
 
     Scopes are checked by the handler (``require``), per namespace, not by HubAuth.
+    XSRF is HubAuth's: a write authenticated by the cookie needs the ``_xsrf`` token (else
+    HubAuth identifies nobody: 401); a request authenticated by its own token needs none.
+    An ``Authorization`` header that authenticates nobody does not waive the check.
     """
 
     public = False
@@ -63,12 +66,6 @@ class APIHandler(HubOAuthenticated, JSONHandler):
     def prepare(self) -> None:
         if self.current_user is None:
             raise APIError(401, "Authentication required: send a JupyterHub token (Authorization: token <token>).")
-
-    def check_xsrf_cookie(self) -> None:
-        # Token-authenticated API calls carry no cookie, and so need no XSRF check.
-        if self.request.headers.get("Authorization"):
-            return
-        super().check_xsrf_cookie()
 
     @property
     def permissions(self) -> Permissions:
