@@ -52,9 +52,6 @@ class Ref:
         """This reference, with ``namespace`` where none was written."""
         return self if self.namespace is not None else replace(self, namespace=parse_namespace(namespace))
 
-    def at(self, number: int) -> Ref:
-        return replace(self, number=number, alias=None)
-
     def __str__(self) -> str:
         base = self.name if self.namespace is None else self.full_name
         if self.number is not None:

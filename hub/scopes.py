@@ -55,11 +55,6 @@ def own_namespace_scopes() -> list[str]:
     ]
 
 
-def team_read_scopes(group: str) -> list[str]:
-    """Scopes that let a team's members read its namespace ``groups/<group>``."""
-    return [f"custom:{kind}:read!group={group}" for kind in SCOPES]
-
-
 def roles(admin_users: list[str] | None = None, admin_groups: list[str] | None = None) -> list[dict]:
     """Roles for ``c.JupyterHub.load_roles``.
 
@@ -68,9 +63,9 @@ def roles(admin_users: list[str] | None = None, admin_groups: list[str] | None =
     - ``mllab-admin``: every custom scope on every namespace, for the admins (named, or
       members of the admin groups of single sign-on).
 
-    Read on a team's namespace comes from membership: the services grant
-    ``team_read_scopes(group)`` to every member of ``group`` (so a team created at run
-    time, or synced from a login provider, works at once).  Write on a team namespace is
+    Read on a team's namespace comes from membership: the services let every member of
+    ``group`` read ``groups/<group>`` with any read scope of the kind (so a team created at
+    run time, or synced from a login provider, works at once).  Write on a team namespace is
     granted with a role, e.g. ``{"name": "vision-writers", "groups": ["vision"],
     "scopes": ["custom:datasets:write!group=vision"]}``.
     """

@@ -45,8 +45,6 @@ class JSONHandler(RequestHandler):
 class PublicHandler(JSONHandler):
     """A route anyone may call: health and the API description, which hold no data."""
 
-    public = True
-
 
 class APIHandler(HubOAuthenticated, JSONHandler):
     """A route that needs a hub user: token (``Authorization: token ...``) or hub login cookie.
@@ -56,8 +54,6 @@ class APIHandler(HubOAuthenticated, JSONHandler):
     HubAuth identifies nobody: 401); a request authenticated by its own token needs none.
     An ``Authorization`` header that authenticates nobody does not waive the check.
     """
-
-    public = False
 
     @property
     def hub_scopes(self) -> None:
