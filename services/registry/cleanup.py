@@ -18,7 +18,7 @@ from .context import Registry
 from .models import Blob, Upload, UploadBlob, VersionFile, utcnow
 from .transfers import abort_upload
 
-log = logging.getLogger("registry")
+log = logging.getLogger(__name__)
 
 _BATCH = 500
 

@@ -37,7 +37,7 @@ from .uploads import (
 )
 from .views import iso
 
-log = logging.getLogger("registry")
+log = logging.getLogger(__name__)
 
 HASH_CHUNK = 4 * MiB
 

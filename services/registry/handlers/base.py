@@ -20,7 +20,7 @@ class RegistryHandler(APIHandler):
     """A registry route; ``kind`` is set on the per-kind subclasses made by `for_kind`."""
 
     kind = ""
-    log = logging.getLogger("registry")
+    log = logging.getLogger(__name__)
 
     @property
     def reg(self) -> Registry:
