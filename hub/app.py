@@ -12,9 +12,10 @@ from jupyterhub.app import JupyterHub
 from traitlets import TraitError, Unicode
 from traitlets.config import Config
 
-from .hubconfig import configure, launcher_derives, python_bin_on_path
+from .hubconfig import admin_settings, configure
 from .platform import MLLab
 from .preflight import PreflightError, check_data_dir, check_database, check_port, check_proxy
+from .startup import python_bin_on_path, start_up
 
 
 class MLLabHub(JupyterHub):
@@ -32,21 +33,24 @@ class MLLabHub(JupyterHub):
         # Order of precedence: command line > config file > embedded defaults.
         command_line = deepcopy(self.config)
         if self.config_file:
-            with launcher_derives():
-                super().load_config_file(self.config_file)
+            # The file's own configure(c) derives from the file's settings; configure below
+            # derives again once the command line is applied over them.
+            super().load_config_file(self.config_file)
             self.update_config(command_line)
         try:
-            mllab = MLLab(config=self.config)
+            admin = admin_settings(self.config)
+            mllab = MLLab(config=admin)
             # Checks first, so a failed start leaves nothing behind in the data dir.
             check_data_dir(mllab.data_dir)
             check_port(self.ip or "0.0.0.0", self.port)
-            check_database(self.config.JupyterHub.get("db_url") or mllab.db_url)
-            if self.config.JupyterHub.get("proxy_class", "configurable-http-proxy") in (
+            check_database(admin.JupyterHub.get("db_url") or mllab.db_url)
+            if admin.JupyterHub.get("proxy_class", "configurable-http-proxy") in (
                 "configurable-http-proxy",
                 "jupyterhub.proxy.ConfigurableHTTPProxy",
             ):
-                check_proxy(self.config.ConfigurableHTTPProxy.get("command") or ["configurable-http-proxy"])
-            self.update_config(configure(deepcopy(self.config)))
+                check_proxy(admin.ConfigurableHTTPProxy.get("command") or ["configurable-http-proxy"])
+            admin.merge(start_up(mllab, admin))
+            self.config = configure(admin)
         except (PreflightError, TraitError, ValueError, RuntimeError) as e:
             print(f"mllab up: error: {e}", file=sys.stderr)
             self.exit(1)

@@ -3,34 +3,37 @@
 Configuration flows one way: ``c.MLLab.*`` (from ``jupyterhub_config.py``, the ``mllab up``
 flags or helm values) -> the JupyterHub, spawner, authenticator and service settings
 below.  Anything the admin sets explicitly on those classes wins over what is derived here.
+
+`configure` is a pure function of the settings: it writes no file, picks no port and
+fetches nothing.  What must happen when the hub starts (folders, secrets, free ports) is
+`mllab.hub.startup`'s, run by ``mllab up``.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from copy import deepcopy
 from pathlib import Path
+from typing import Any
 
 from traitlets.config import Config
 
 from .auth import authenticator_config
-from .backends import backend_config, workspace_platform_url
+from .backends import backend_config
 from .culling import culler_role, culler_service
 from .platform import MLLab
 from .scopes import custom_scopes, roles
-from .secrets import kept_secret
-from .services import free_port, service_declarations
+from .services import service_declarations
 
-log = logging.getLogger("mllab")
+#: Where `configure` records what it derived, so that a second call (``mllab up`` derives
+#: again once its command line is applied over a config file that called `configure`)
+#: replaces its own earlier results and keeps only what the admin set.  A lower-case key
+#: is a plain value to traitlets, not a class's section.
+DERIVED = "mllab_derived"
 
 
 def platform_config(mllab: MLLab, c: Config) -> Config:
     """The hub settings that follow from ``mllab``; ``c`` is the admin's own config."""
     data_dir = Path(mllab.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     hub = Config()
     j = hub.JupyterHub
 
@@ -38,13 +41,6 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     j.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
     j.pid_file = str(data_dir / "jupyterhub.pid")
     j.template_paths = [str(Path(__file__).parent / "templates")]
-    # Internal ports: free ones unless the admin fixed them, so several hubs share a machine.
-    if "hub_port" not in c.JupyterHub:
-        j.hub_port = free_port()
-    proxy_token, _ = kept_secret(data_dir / "proxy-token")
-    hub.ConfigurableHTTPProxy.auth_token = proxy_token
-    if "api_url" not in c.ConfigurableHTTPProxy:
-        hub.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{free_port()}"
     hub.ConfigurableHTTPProxy.pid_file = str(data_dir / "proxy.pid")
 
     ip = c.JupyterHub.get("ip") or "127.0.0.1"
@@ -53,7 +49,7 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     hub.merge(authenticator_config(mllab, hub_url))
     hub.Authenticator.admin_users = {mllab.admin_user}
 
-    services, extra_scopes = service_declarations(mllab)
+    services, extra_scopes = service_declarations(mllab, c)
     j.custom_scopes = custom_scopes(extra_scopes)
     load_roles = roles([mllab.admin_user], mllab.admin_groups)
     culler = culler_service(mllab)
@@ -63,34 +59,8 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     j.services = services
     j.load_roles = load_roles
 
-    hub.merge(backend_config(mllab, c.JupyterHub.get("hub_port") or j.hub_port))
-    # The client inside a workspace finds the platform with no configuration, at an address
-    # it can reach (a container cannot reach the hub's loopback address).
-    public_url = workspace_platform_url(mllab, (mllab.public_url or hub_url).rstrip("/") + "/", port)
-    hub.Spawner.environment = {
-        "MLLAB_URL": public_url,
-        "MLLAB_REGISTRY_URL": public_url + "services/registry/",
-        "MLLAB_DEPLOYMENTS_URL": public_url + "services/deployments/",
-    }
+    hub.merge(backend_config(mllab, (mllab.public_url or hub_url).rstrip("/") + "/"))
     return hub
-
-
-_launcher_derives = False
-
-
-@contextmanager
-def launcher_derives() -> Iterator[None]:
-    """While ``mllab up`` loads a config file, ``configure(c)`` in that file waits.
-
-    The launcher derives the settings itself once the command line is applied over the
-    file, so ``--data-dir`` and friends win over the file as they should.
-    """
-    global _launcher_derives
-    _launcher_derives = True
-    try:
-        yield
-    finally:
-        _launcher_derives = False
 
 
 def configure(c: Config) -> Config:
@@ -100,22 +70,53 @@ def configure(c: Config) -> Config:
 
         from mllab.hub import configure
         configure(c)
+
+    Calling it again, after changing settings, derives anew: the same settings always give
+    the same config.
     """
-    if _launcher_derives:
-        return c
-    mllab = MLLab(config=c)
-    derived = platform_config(mllab, c)
+    admin = admin_settings(c)
+    derived = platform_config(MLLab(config=admin), admin)
     # Roles and services an admin lists join the platform's instead of replacing them.
     joined = {
-        key: merge_by_name(derived.JupyterHub[key], c.JupyterHub[key])
+        key: merge_by_name(derived.JupyterHub[key], admin.JupyterHub[key])
         for key in ("load_roles", "services")
-        if key in c.JupyterHub
+        if key in admin.JupyterHub
     }
-    derived.merge(c)
-    c.merge(derived)
+    result = deepcopy(derived)
+    result.merge(admin)
     for key, value in joined.items():
-        c.JupyterHub[key] = value
+        result.JupyterHub[key] = value
+    result[DERIVED] = {
+        "values": _flat(result),
+        "admin": {section_key: value for section_key, value in _flat(admin).items()},
+    }
+    c.clear()
+    c.merge(result)
     return c
+
+
+def admin_settings(c: Config) -> Config:
+    """``c`` without what an earlier `configure` derived (values the admin changed since stay)."""
+    admin = deepcopy(c)
+    record = admin.pop(DERIVED, None)
+    if not record:
+        return admin
+    for (section, key), value in record["values"].items():
+        if section in admin and admin[section].get(key) == value:
+            if (section, key) in record["admin"]:
+                admin[section][key] = record["admin"][(section, key)]
+            else:
+                del admin[section][key]
+    return admin
+
+
+def _flat(c: Config) -> dict[tuple[str, str], Any]:
+    return {
+        (section, key): deepcopy(value)
+        for section, traits in c.items()
+        if section != DERIVED and isinstance(traits, dict)
+        for key, value in traits.items()
+    }
 
 
 def merge_by_name(platform: list[dict], admin: list[dict]) -> list[dict]:
@@ -123,10 +124,3 @@ def merge_by_name(platform: list[dict], admin: list[dict]) -> list[dict]:
     merged = {entry["name"]: entry for entry in platform}
     merged.update({entry["name"]: entry for entry in admin})
     return list(merged.values())
-
-
-def python_bin_on_path() -> None:
-    """Put this Python's scripts first on PATH, so spawned servers use the same environment."""
-    bindir = str(Path(sys.executable).parent)
-    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")

@@ -1,89 +1,127 @@
-"""The hub-managed services of the platform, declared for ``c.JupyterHub.services``.
+"""The platform's services, declared for ``c.JupyterHub.services``.
 
 Services are a dict keyed by name so admins (and helm values) can add, change or remove one
 by name; each entry may carry the custom scopes its component owns (``scopes``), which the
-hub configuration registers.  A service reads its settings from the environment the hub
-gives it.
+hub configuration registers.
+
+A managed service (started by the hub) gets its settings as ``--Class.trait=value``
+arguments: the ``c.MLLab`` short forms below, then whatever the admin set on the service's
+own classes in ``jupyterhub_config.py`` (``c.RegistryApp.upload_expiry = ...``).  Secrets
+never go on a command line, where any local user reads them with ``ps``: a database password
+travels as libpq's own ``PGPASSWORD`` and S3 keys as boto3's own ``AWS_ACCESS_KEY_ID`` and
+``AWS_SECRET_ACCESS_KEY``, next to JupyterHub's own variables.
+
+An entry with an ``api_token`` is an external service: the hub proxies its ``url`` and does
+not start it (``mllab-registry --config FILE``, as the helm chart runs it in its own pod).
 """
 
 from __future__ import annotations
 
-import socket
+import json
 import sys
 from copy import deepcopy
+from typing import Any
 
+from sqlalchemy.engine import make_url
+from traitlets.config import Config
+
+from ..services.app import ServiceApp
+from ..services.deployments.app import DeploymentsApp
+from ..services.registry.app import RegistryApp
 from .platform import MLLab
 from .scopes import SCOPES
 
-#: Custom scopes the built-in services' OAuth tokens may carry (intersected with the user's).
-_REGISTRY_SCOPES = [f"custom:{kind}:{action}" for kind in ("datasets", "models") for action in SCOPES[kind]]
-_DEPLOYMENTS_SCOPES = [f"custom:deployments:{action}" for action in SCOPES["deployments"]]
+#: The built-in services: the application each runs and the custom scopes its OAuth tokens
+#: (browser logins) may carry, intersected with the user's.
+BUILTIN: dict[str, tuple[type[ServiceApp], list[str]]] = {
+    "registry": (
+        RegistryApp,
+        [f"custom:{kind}:{action}" for kind in ("datasets", "models") for action in SCOPES[kind]],
+    ),
+    "deployments": (DeploymentsApp, [f"custom:deployments:{action}" for action in SCOPES["deployments"]]),
+}
+
+#: Local ports of the managed services unless ``MLLab.service_ports`` says otherwise
+#: (``mllab up`` picks free ones at start, so several hubs share a machine).
+DEFAULT_PORTS = {"registry": 10101, "deployments": 10102}
+
+#: The one table of ``c.MLLab`` options that set a service's trait: option -> ``Class.trait``.
+#: A short form is passed on only when the admin set it; the trait's own default rules otherwise.
+SERVICE_OPTIONS = {
+    "registry_db_url": "RegistryApp.db_url",
+    "storage": "RegistryApp.storage",
+    "storage_dir": "LocalStorage.root",
+    "s3_endpoint_url": "S3Storage.endpoint_url",
+    "s3_public_endpoint_url": "S3Storage.public_endpoint_url",
+    "s3_bucket": "S3Storage.bucket",
+    "s3_region": "S3Storage.region",
+}
+
+#: Traits holding a database URL, whose password is moved off the command line.
+_DATABASE_URLS = {"db_url"}
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def service_settings(mllab: MLLab, c: Config, app: type[ServiceApp]) -> Config:
+    """The settings of service ``app``: the data dir, the ``c.MLLab`` short forms, the admin's own."""
+    sections = {cls.__name__ for cls in (ServiceApp, app, *app.classes)}
+    settings = Config()
+    settings.ServiceApp.data_dir = mllab.data_dir
+    for option, target in SERVICE_OPTIONS.items():
+        section, trait = target.split(".")
+        if section in sections and option in c.MLLab:
+            settings[section][trait] = getattr(mllab, option)
+    for section in sections & set(c):
+        settings[section].merge(deepcopy(c[section]))
+    return settings
 
 
-def storage_environment(mllab: MLLab) -> dict[str, str]:
-    """Artifact storage settings, as the environment of the services that read them."""
-    env = {
-        "MLLAB_DATA_DIR": mllab.data_dir,
-        "MLLAB_STORAGE": mllab.storage,
-        "MLLAB_STORAGE_DIR": mllab.storage_dir,
-        "MLLAB_S3_ENDPOINT_URL": mllab.s3_endpoint_url,
-        "MLLAB_S3_PUBLIC_ENDPOINT_URL": mllab.s3_public_endpoint_url or mllab.s3_endpoint_url,
-        "MLLAB_S3_BUCKET": mllab.s3_bucket,
-        "MLLAB_S3_REGION": mllab.s3_region,
-        "MLLAB_S3_PART_CHECKSUMS": "1" if mllab.s3_part_checksums else "0",
-    }
-    if mllab.s3_access_key_id:
-        env["AWS_ACCESS_KEY_ID"] = mllab.s3_access_key_id
-    if mllab.s3_secret_access_key:
-        env["AWS_SECRET_ACCESS_KEY"] = mllab.s3_secret_access_key
+def command_line(settings: Config) -> tuple[list[str], dict[str, str]]:
+    """``settings`` as ``--Class.trait=value`` arguments, and the environment for its secrets."""
+    args, env = [], {}
+    for section, traits in sorted(settings.items()):
+        for trait, value in sorted(traits.items()):
+            if trait in _DATABASE_URLS and isinstance(value, str) and "://" in value:
+                url = make_url(value)
+                if url.password:
+                    env["PGPASSWORD"] = str(url.password)
+                    value = url._replace(password=None).render_as_string(hide_password=False)
+            args.append(f"--{section}.{trait}={value if isinstance(value, str) else json.dumps(value)}")
+    return args, env
+
+
+def s3_credentials(mllab: MLLab) -> dict[str, str]:
+    """boto3's own variables for the S3 keys set on ``c.MLLab`` (else boto3 looks them up itself)."""
+    env = {"AWS_ACCESS_KEY_ID": mllab.s3_access_key_id, "AWS_SECRET_ACCESS_KEY": mllab.s3_secret_access_key}
     return {key: value for key, value in env.items() if value}
 
 
-def registry_environment(mllab: MLLab) -> dict[str, str]:
-    """Settings of the registry service only: its database, transfers and cleanup."""
-    return {
-        "MLLAB_DB_URL": mllab.registry_db_url,
-        "MLLAB_S3_STREAM": "1" if mllab.s3_stream else "",
-        "MLLAB_UPLOAD_EXPIRY": str(mllab.upload_expiry),
-        "MLLAB_CLEANUP_INTERVAL": str(mllab.registry_cleanup_interval),
-        "MLLAB_GC_GRACE": str(mllab.registry_gc_grace),
-    }
-
-
-def builtin_services(mllab: MLLab) -> dict[str, dict]:
+def builtin_services(mllab: MLLab, c: Config) -> dict[str, dict[str, Any]]:
     """``registry`` and ``deployments``, run by the hub as ``python -m mllab.services.<name>``."""
-    env = storage_environment(mllab)
     services = {}
-    own_env = {"registry": registry_environment(mllab)}
-    for name, allowed in (("registry", _REGISTRY_SCOPES), ("deployments", _DEPLOYMENTS_SCOPES)):
-        port = mllab.service_ports.get(name) or free_port()
+    for name, (app, allowed) in BUILTIN.items():
+        args, env = command_line(service_settings(mllab, c, app))
         services[name] = {
-            "command": [sys.executable, "-m", f"mllab.services.{name}"],
-            "url": f"http://127.0.0.1:{port}",
-            "environment": {**env, **own_env.get(name, {})},
-            # OAuth tokens issued to the service (browser logins) carry these scopes,
-            # intersected with what the user holds.
+            "command": [sys.executable, "-m", f"mllab.services.{name}", *args],
+            "url": f"http://127.0.0.1:{mllab.service_ports.get(name, DEFAULT_PORTS[name])}",
+            "environment": {**env, **s3_credentials(mllab)} if name == "registry" else env,
             "oauth_client_allowed_scopes": list(allowed),
             "oauth_no_confirm": True,
         }
     return services
 
 
-def service_declarations(mllab: MLLab) -> tuple[list[dict], dict[str, str]]:
+def service_declarations(mllab: MLLab, c: Config) -> tuple[list[dict], dict[str, str]]:
     """The ``c.JupyterHub.services`` list and the extra custom scopes services own."""
-    services = builtin_services(mllab)
+    services = builtin_services(mllab, c)
     for name, spec in mllab.services.items():
         if spec is None:
             services.pop(name, None)
-        else:
-            services[name] = {**services.get(name, {}), **deepcopy(spec)}
+            continue
+        platform = services.get(name, {})
+        if "api_token" in spec:
+            # External: the hub proxies it and does not start it.
+            platform = {key: value for key, value in platform.items() if key not in ("command", "environment")}
+        services[name] = {**platform, **deepcopy(spec)}
     extra_scopes: dict[str, str] = {}
     declarations = []
     for name, spec in services.items():

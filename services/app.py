@@ -1,27 +1,37 @@
-"""The shape every hub-managed service of the platform shares.
+"""The shape every service of the platform shares.
 
-A service is a traitlets `Application` (like jupyterhub-idle-culler): the hub starts it with
-``JUPYTERHUB_SERVICE_URL``, ``JUPYTERHUB_SERVICE_PREFIX`` and ``JUPYTERHUB_API_TOKEN`` in
-its environment; it declares its routes, and gets health, the OpenAPI document, the OAuth
-callback for browser logins and JSON errors for free.
+A service is a traitlets `Application` (like jupyterhub-idle-culler).  It runs either managed
+by the hub, which starts it with its settings as ``--Class.trait=value`` arguments, or on its
+own (``mllab-registry --config FILE --ip 0.0.0.0 --port 8080``), declared to the hub as an
+external service, the way the helm chart runs it in a pod of its own.  Either way only
+JupyterHub's own variables travel in the environment (``JUPYTERHUB_API_TOKEN``,
+``JUPYTERHUB_API_URL``, ``JUPYTERHUB_SERVICE_PREFIX``, ...).
+
+A subclass declares its routes and gets health, the OpenAPI document, the OAuth callback for
+browser logins and JSON errors for free.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
+from pathlib import Path
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado.web import Application as WebApplication
-from traitlets import Integer, Unicode, default
+from traitlets import Integer, Unicode, default, validate
 from traitlets.config import Application
 
 from .errors import APIError
 from .handlers import JSONHandler, PublicHandler
 from .openapi import Route, openapi_document, operation
+
+#: Where the platform keeps its state when nobody says otherwise (``mllab up`` and services).
+DEFAULT_DATA_DIR = ".mllab"
 
 
 class HealthHandler(PublicHandler):
@@ -46,23 +56,75 @@ class ServiceApp(Application):
 
     version = "1"
 
-    port = Integer(help="Port to listen on. Defaults to the port of $JUPYTERHUB_SERVICE_URL.").tag(config=True)
+    aliases = {
+        "config": "ServiceApp.config_file",
+        "ip": "ServiceApp.ip",
+        "port": "ServiceApp.port",
+        "data-dir": "ServiceApp.data_dir",
+        "log-level": "Application.log_level",
+    }
+
+    config_file = Unicode(
+        help="""
+        A traitlets configuration file (``.py`` or ``.json``) with the service's settings,
+        e.g. ``c.RegistryApp.db_url = ...``.  Options on the command line win over it.
+
+            mllab-registry --config /etc/mllab/registry_config.py
+        """,
+    ).tag(config=True)
+
+    port = Integer(
+        help="Port to listen on. Defaults to the port of ``$JUPYTERHUB_SERVICE_URL``, else 10101.",
+    ).tag(config=True)
 
     @default("port")
     def _default_port(self) -> int:
         return urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")).port or 80
 
-    ip = Unicode(help="Address to listen on. Defaults to the host of $JUPYTERHUB_SERVICE_URL.").tag(config=True)
+    ip = Unicode(
+        help="""
+        Address to listen on. Defaults to the host of ``$JUPYTERHUB_SERVICE_URL``, else 127.0.0.1.
+        A service in a pod of its own listens on ``0.0.0.0``.
+        """,
+    ).tag(config=True)
 
     @default("ip")
     def _default_ip(self) -> str:
         return urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1")).hostname or "127.0.0.1"
 
-    prefix = Unicode(help="URL prefix. Defaults to $JUPYTERHUB_SERVICE_PREFIX.").tag(config=True)
+    prefix = Unicode(help="URL prefix. Defaults to ``$JUPYTERHUB_SERVICE_PREFIX``, else ``/services/<name>/``.").tag(
+        config=True
+    )
 
     @default("prefix")
     def _default_prefix(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{self.name}/")
+
+    data_dir = Unicode(
+        DEFAULT_DATA_DIR,
+        help="""
+        Folder for the service's own state when no other place is configured (the SQLite
+        database, local artifacts, staging).  ``mllab up`` passes its own data dir.
+
+            c.ServiceApp.data_dir = "/srv/mllab"
+        """,
+    ).tag(config=True)
+
+    @validate("data_dir")
+    def _absolute_data_dir(self, proposal) -> str:
+        return str(Path(proposal.value).expanduser().absolute())
+
+    def initialize(self, argv: list[str] | None = None) -> None:
+        self.parse_command_line(argv)
+        if self.config_file:
+            command_line = self.cli_config
+            self.load_config_file(self.config_file)
+            # Command line > config file.
+            self.update_config(command_line)
+        # The modules log under "mllab.services"; their records go where the application's go.
+        logger = logging.getLogger("mllab.services")
+        logger.handlers, logger.propagate = list(self.log.handlers), False
+        logger.setLevel(self.log.level)
 
     def routes(self) -> list[Route]:
         """The service's API routes, paths relative to the prefix."""

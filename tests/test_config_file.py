@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import requests
 
 from .harness import REPO, env_with_node, free_port, stop_process_tree, wait_for
@@ -22,9 +23,13 @@ def admin_config(tmp_path: Path, port: int, **settings: str) -> Path:
     return path
 
 
+@pytest.mark.slow  # a hub of its own, started without the fixtures
 def test_plain_jupyterhub_runs_the_platform(tmp_path):
+    """Plain JupyterHub runs the platform from the admin's file; like JupyterHub itself, it
+    expects the folders it is given to exist (``mllab up`` makes them)."""
     port = free_port()
     config = admin_config(tmp_path, port)
+    (tmp_path / "data").mkdir()
     proc = subprocess.Popen(
         ["jupyterhub", "-f", str(config)],
         cwd=tmp_path,

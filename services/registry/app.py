@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 from datetime import timedelta
+from pathlib import Path
 
 from traitlets import Bool, CaselessStrEnum, Float, Unicode, default
 
@@ -18,38 +17,25 @@ from .db import Database, migrate
 from .handlers import registry_routes
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
-
-
-def _env_seconds(name: str, fallback: float) -> float:
-    value = os.environ.get(name, "")
-    return float(value) if value else fallback
-
-
 class RegistryApp(ServiceApp):
-    """The hub-managed ``registry`` service.
+    """The ``registry`` service: managed by the hub (``mllab up``), or on its own::
 
-    Run by the hub as ``python -m mllab.services.registry``; its settings come from the
-    environment the hub gives it (see ``mllab.hub.services``).
+        mllab-registry --config registry_config.py --ip 0.0.0.0 --port 8080
     """
 
     name = "registry"
     description = "ML Lab Hub dataset and model registry"
     classes = [LocalStorage, S3Storage]
     aliases = {
+        **ServiceApp.aliases,
         "db-url": "RegistryApp.db_url",
         "storage": "RegistryApp.storage",
-        "port": "RegistryApp.port",
-        "ip": "RegistryApp.ip",
-        "log-level": "Application.log_level",
     }
 
     db_url = Unicode(
         help="""
         SQLAlchemy URL of the registry's metadata database.  The schema is migrated to the
-        newest version (Alembic) at start.  Defaults to ``$MLLAB_DB_URL``, else SQLite in
-        ``$MLLAB_DATA_DIR``.
+        newest version (Alembic) at start.  Defaults to SQLite in the data dir.
 
             c.RegistryApp.db_url = "postgresql+psycopg://mllab@db/registry"
         """,
@@ -57,65 +43,54 @@ class RegistryApp(ServiceApp):
 
     @default("db_url")
     def _default_db_url(self) -> str:
-        data_dir = os.path.abspath(os.environ.get("MLLAB_DATA_DIR", ".mllab"))
-        return os.environ.get("MLLAB_DB_URL") or f"sqlite:///{data_dir}/registry.sqlite"
+        return f"sqlite:///{self.data_dir}/registry.sqlite"
 
     storage = CaselessStrEnum(
         ["local", "s3"],
+        default_value="local",
         help="""
-        Where blobs are stored: ``local`` (`LocalStorage`) or ``s3`` (`S3Storage`).
-        Defaults to ``$MLLAB_STORAGE``, else ``local``.
+        Where blobs are stored: ``local`` (a folder, see `LocalStorage`) or ``s3`` (a bucket,
+        see `S3Storage`).
+
+            c.RegistryApp.storage = "s3"
         """,
     ).tag(config=True)
 
-    @default("storage")
-    def _default_storage(self) -> str:
-        return os.environ.get("MLLAB_STORAGE", "local").lower()
-
     stream = Bool(
+        False,
         help="""
         With S3, send the bytes through the service instead of presigned URLs, for clients
         that cannot reach S3.  Uploads are staged on the service's disk (memory stays bounded)
-        and downloads are streamed.  Defaults to ``$MLLAB_S3_STREAM``.
+        and downloads are streamed.
 
             c.RegistryApp.stream = True
         """,
     ).tag(config=True)
 
-    @default("stream")
-    def _default_stream(self) -> bool:
-        return _env_flag("MLLAB_S3_STREAM")
-
     upload_expiry = Float(
-        help="Seconds an upload session stays open.  Defaults to ``$MLLAB_UPLOAD_EXPIRY``, else 24 hours.",
-    ).tag(config=True)
+        24 * 3600,
+        help="""
+        Seconds an upload session stays open before it expires and what it sent is dropped.
 
-    @default("upload_expiry")
-    def _default_upload_expiry(self) -> float:
-        return _env_seconds("MLLAB_UPLOAD_EXPIRY", 24 * 3600)
+            c.RegistryApp.upload_expiry = 6 * 3600
+        """,
+    ).tag(config=True)
 
     gc_grace = Float(
+        3600,
         help="""
-        Seconds an unreferenced blob is kept after an upload session last counted on it,
-        so a push that found it stored can still use it.  Defaults to ``$MLLAB_GC_GRACE``,
-        else one hour.
+        Seconds an unreferenced blob is kept after an upload session last counted on it, so a
+        push in progress never loses content it was told is stored.
         """,
     ).tag(config=True)
-
-    @default("gc_grace")
-    def _default_gc_grace(self) -> float:
-        return _env_seconds("MLLAB_GC_GRACE", 3600)
 
     cleanup_interval = Float(
+        600,
         help="""
-        Seconds between runs of the cleanup (expiring upload sessions, then collecting
-        unreferenced blobs); 0 turns it off.  Defaults to ``$MLLAB_CLEANUP_INTERVAL``, else 10 minutes.
+        Seconds between runs of the cleanup (expiring abandoned upload sessions, then removing
+        blobs that no version references); 0 turns it off.
         """,
     ).tag(config=True)
-
-    @default("cleanup_interval")
-    def _default_cleanup_interval(self) -> float:
-        return _env_seconds("MLLAB_CLEANUP_INTERVAL", 600)
 
     def make_storage(self) -> Storage:
         cls = S3Storage if self.storage == "s3" else LocalStorage
@@ -128,10 +103,7 @@ class RegistryApp(ServiceApp):
         return {"registry": self.registry, "active_streams": set(), "service_prefix": self.prefix}
 
     async def serve(self) -> None:
-        # The modules log to "registry"; its records go where the application's go.
-        logger = logging.getLogger("registry")
-        logger.handlers, logger.propagate = list(self.log.handlers), False
-        logger.setLevel(self.log.level)
+        Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         self.log.info("Migrating the registry database %s", _safe_url(self.db_url))
         await asyncio.to_thread(migrate, self.db_url)
         storage = self.make_storage()

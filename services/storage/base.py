@@ -9,6 +9,7 @@ URLs) add the multipart methods of `S3Storage`.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,9 +17,16 @@ from pathlib import Path
 from traitlets import Unicode
 from traitlets.config import LoggingConfigurable
 
+from ..app import DEFAULT_DATA_DIR
+
 
 class StorageUnavailable(Exception):
     """The store cannot be reached; the request may succeed later (HTTP 503)."""
+
+
+def service_data_dir(storage: LoggingConfigurable) -> str:
+    """The data dir of the service that owns ``storage`` (its parent), where defaults live."""
+    return getattr(storage.parent, "data_dir", None) or os.path.abspath(DEFAULT_DATA_DIR)
 
 
 def blob_key(sha256: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from traitlets import Unicode, default
 
-from .base import Storage, blob_key
+from .base import Storage, blob_key, service_data_dir
 
 
 class LocalStorage(Storage):
@@ -16,8 +16,7 @@ class LocalStorage(Storage):
 
     root = Unicode(
         help="""
-        Folder that holds the blobs.  Defaults to ``$MLLAB_STORAGE_DIR``, else
-        ``$MLLAB_DATA_DIR/artifacts``.
+        Folder that holds the blobs.  Defaults to ``artifacts`` in the service's data dir.
 
             c.LocalStorage.root = "/srv/mllab/artifacts"
         """,
@@ -25,8 +24,7 @@ class LocalStorage(Storage):
 
     @default("root")
     def _default_root(self) -> str:
-        data_dir = os.environ.get("MLLAB_DATA_DIR", ".mllab")
-        return os.path.abspath(os.environ.get("MLLAB_STORAGE_DIR") or os.path.join(data_dir, "artifacts"))
+        return os.path.join(service_data_dir(self), "artifacts")
 
     @default("staging_dir")
     def _default_staging_dir(self) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import _create_database, _drop_database
+from ..conftest import _create_database, _drop_database, slow_fixture
 from ..harness import Hub, HubSession, free_port, postgres_database_url
 from .helpers import Registry
 
@@ -21,7 +21,7 @@ BACKENDS = ["local", "s3"]
 
 def write_config(path: Path, storage: str, s3_endpoint: str | None, db_url: str | None,
                  lines: tuple[str, ...] = (), **extra) -> Path:
-    """A jupyterhub_config.py setting the registry's storage, database, ``c.MLLab`` options and ``lines``."""
+    """A jupyterhub_config.py setting the registry's storage, database, options and ``lines``."""
     lines = [*lines, f"c.MLLab.storage = {storage!r}"]
     if storage == "s3":
         lines += [
@@ -32,7 +32,8 @@ def write_config(path: Path, storage: str, s3_endpoint: str | None, db_url: str 
         ]
     if db_url:
         lines.append(f"c.MLLab.registry_db_url = {db_url!r}")
-    lines += [f"c.MLLab.{key} = {value!r}" for key, value in extra.items()]
+    # A dotted key names a service's own option ("RegistryApp.stream"), else an MLLab one.
+    lines += [f"c.{key if '.' in key else 'MLLab.' + key} = {value!r}" for key, value in extra.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -61,6 +62,7 @@ def start_team(root: Path, backend: str, s3_endpoint: str | None, db_url: str, *
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
+@slow_fixture
 def team(request, tmp_path_factory) -> Iterator[Team]:
     """A running hub per storage backend (module-scoped), its registry on PostgreSQL."""
     s3 = request.getfixturevalue("s3_endpoint") if request.param == "s3" else None
@@ -79,6 +81,7 @@ def unique() -> Callable[[str], str]:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def local_team(tmp_path_factory) -> Iterator[Team]:
     """A running hub with local storage, its registry on PostgreSQL (module-scoped)."""
     database = _create_database()
@@ -89,6 +92,7 @@ def local_team(tmp_path_factory) -> Iterator[Team]:
 
 
 @pytest.fixture
+@slow_fixture
 def make_team(tmp_path_factory, postgres_url) -> Iterator[Callable[..., Team]]:
     """``make_team(backend, s3_endpoint=None, **MLLab options)``: a hub of the test's own."""
     teams: list[Team] = []

@@ -106,8 +106,8 @@ def test_s3_unreachable(make_team, unique):
 
 
 def test_s3_stream_mode(make_team, s3_endpoint, unique):
-    """With s3_stream, bytes go through the service both ways; the client never sees S3."""
-    team = make_team("s3", s3_endpoint=s3_endpoint, s3_stream=True)
+    """With RegistryApp.stream, bytes go through the service both ways; the client never sees S3."""
+    team = make_team("s3", s3_endpoint=s3_endpoint, **{"RegistryApp.stream": True})
     alice = team.registry("alice")
     ref = f"users/alice/{unique('streamed')}"
     files = {"a.bin": os.urandom(3 * 1024 * 1024), "b.txt": b"hello"}
