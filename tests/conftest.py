@@ -10,8 +10,22 @@ import pytest
 
 from .harness import POSTGRES_ADMIN_URL, Hub, free_port, postgres_database_url
 
+#: Fixtures that start a hub, a browser or a container engine (see `slow_fixture`).
+SLOW_FIXTURES: set[str] = set()
+
+
+def slow_fixture(function: Callable) -> Callable:
+    """Put under ``@pytest.fixture`` on a fixture that starts a hub, a browser or a container.
+
+    Every test using it, directly or through other fixtures, is marked ``slow``, so that
+    ``pytest -m "not slow"`` (``make test-fast``) starts none of them.
+    """
+    SLOW_FIXTURES.add(function.__name__)
+    return function
+
 
 @pytest.fixture
+@slow_fixture
 def make_hub(tmp_path_factory) -> Iterator[Callable[..., Hub]]:
     """Start ``mllab up`` hubs on free ports in fresh data dirs; all stopped at the end.
 
@@ -39,6 +53,7 @@ def make_hub(tmp_path_factory) -> Iterator[Callable[..., Hub]]:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def hub(tmp_path_factory) -> Iterator[Hub]:
     """One running hub shared by the tests of a module (embedded defaults)."""
     root = tmp_path_factory.mktemp("hub")
@@ -93,9 +108,9 @@ def _s3_credentials(monkeypatch) -> None:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    # Tests that start a hub are integration tests; mark them so `-m "not slow"` is a fast subset.
+    # A test's fixturenames is the closure of what it uses: fixtures of fixtures included.
     for item in items:
-        if {"hub", "make_hub"} & set(getattr(item, "fixturenames", ())):
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 

@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from .conftest import slow_fixture
+
 CHROMIUM = os.environ.get("MLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
 
 pytestmark = [
@@ -18,6 +20,7 @@ pytestmark = [
 
 
 @pytest.fixture
+@slow_fixture
 def page(tmp_path):
     from playwright.sync_api import sync_playwright
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mllab.client import Client
 
-from ..conftest import _create_database, _drop_database
+from ..conftest import _create_database, _drop_database, slow_fixture
 from ..harness import Hub, free_port, postgres_database_url
 
 
@@ -45,6 +45,7 @@ def _production_hub(root: Path, endpoint: str, db_url: str) -> Hub:
 
 
 @pytest.fixture(scope="module", params=["local", "s3"])
+@slow_fixture
 def storage_hub(request, tmp_path_factory) -> Iterator[Hub]:
     """A running hub per storage backend: the tests using it run once with each."""
     if request.param == "local":  # the embedded defaults of `mllab up`: a folder and SQLite

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import slow_fixture
 from ..harness import Hub
 from .engine import ensure_workspace_image, podman_service
 from .tap import SocketTap
@@ -18,6 +19,7 @@ DOCKER_HUB_CONFIG = Path(__file__).with_name("docker_hub_config.py")
 
 
 @pytest.fixture(scope="session")
+@slow_fixture
 def docker_host() -> Iterator[str]:
     """The Docker API URL of podman on this machine (the service is started when needed)."""
     if os.geteuid() != 0 or shutil.which("podman") is None:
