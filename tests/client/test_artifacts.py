@@ -11,7 +11,10 @@ import os
 from pathlib import Path
 
 import pytest
+import requests
 from mllab.client import RefError, RegistryError
+
+from ..harness import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -119,6 +122,30 @@ def test_the_same_content_in_another_dataset_is_not_sent_again(alice, dataset):
     assert copy.bytes_sent == 0
 
 
+def settled_bytes(user, upload_id: str) -> int | None:
+    """The bytes of the session's one file the registry holds, once no interrupted request can add to them.
+
+    S3 parts count when their PUT has completed. A streamed file is written while the service
+    reads the request, which goes on after the client stops sending: the service refuses a
+    second PUT of the file (409) while the first is being received, so an empty PUT at the
+    offset it reports, accepted, says the offset is final. None until then.
+    """
+    http = user.client().http
+    upload = http.json("GET", http.registry_url(f"uploads/{upload_id}"))
+    transfer = upload["files"][0]["transfer"]
+    if transfer["method"] == "s3-multipart":
+        return transfer["received"]
+    offset = transfer["offset"]
+    if offset == 0:
+        return None  # the interrupted request is not being received yet
+    probe = requests.put(transfer["url"], params={"offset": offset}, data=b"", timeout=30,
+                         headers={"Authorization": f"token {user.token}"})
+    if probe.status_code == 409:
+        return None  # still being received, or it moved past the offset read
+    assert (probe.status_code, probe.json()["received"]) == (200, offset), probe.text
+    return offset
+
+
 def test_interrupted_push_resumes_and_sends_only_what_is_missing(alice, tmp_path):
     client = alice.client(workers=1)  # one part at a time: the first parts finish before the stop
     data = make_folder(tmp_path / "big", {"weights.bin": os.urandom(20 * MiB)})
@@ -131,9 +158,7 @@ def test_interrupted_push_resumes_and_sends_only_what_is_missing(alice, tmp_path
 
     [state] = list((alice.cache_dir / "uploads").glob("*.json"))
     upload_id = json.loads(state.read_text())["upload"]
-    upload = client.http.json("GET", client.http.registry_url(f"uploads/{upload_id}"))
-    transfer = upload["files"][0]["transfer"]
-    received = transfer["received"] if transfer["method"] == "s3-multipart" else transfer["offset"]
+    received = wait_for(lambda: settled_bytes(alice, upload_id), what="the interrupted upload to be handled")
     assert 0 < received < total
 
     resumed = alice.client().datasets.push(data, "resumable")
