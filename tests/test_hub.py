@@ -52,8 +52,11 @@ def test_wrong_password_is_refused(hub):
         data={"username": "admin", "password": "not-the-password", "_xsrf": session.xsrf()},
         allow_redirects=False,
     )
-    assert response.status_code != 302
+    # The login page again (200), with the error, and no session: a login is a 302 with the cookie.
+    assert response.status_code == 200
+    assert "Invalid username or password." in response.text
     assert "hub/login" in response.url
+    assert "jupyterhub-hub-login" not in session.cookies
 
 
 def test_signup_needs_admin_approval(hub):
@@ -64,7 +67,9 @@ def test_signup_needs_admin_approval(hub):
         data={"username": "dora", "password": "a-long-password-1", "_xsrf": session.xsrf()},
         allow_redirects=False,
     )
-    assert refused.status_code != 302, "an unapproved user must not log in"
+    assert refused.status_code == 200, "an unapproved user gets the login page again, not a session"
+    assert "dora has not been authorized by an administrator yet" in refused.text
+    assert "jupyterhub-hub-login" not in session.cookies
     approved = hub.admin().get(hub.url + "hub/authorize/dora")
     assert approved.status_code == 200
     session.login("dora", "a-long-password-1")
