@@ -337,7 +337,8 @@ class MLLab(Configurable):
     def _default_allow_root(self) -> bool:
         return hasattr(os, "geteuid") and os.geteuid() == 0
 
-    # --- Workspaces: profiles, Docker and Kubernetes backends, idle culling ---
+    # --- Workspaces: image, home and profiles on every backend, idle culling.  Each backend
+    # has its own options on its spawner class (c.MLLabDockerSpawner.*, c.MLLabKubeSpawner.*). ---
 
     workspace_image = Unicode(
         "mllab/workspace:latest",
@@ -385,74 +386,6 @@ class MLLab(Configurable):
 
         parse_profiles(proposal.value, self.workspace_image)  # raises ValueError naming the entry
         return proposal.value
-
-    docker_host = Unicode(
-        help="""
-        URL of the Docker (or podman) API that runs workspaces (``backend = "docker"``).
-
-        Empty: ``$DOCKER_HOST``, else the local Docker socket.
-
-            c.MLLab.docker_host = "unix:///run/podman/podman.sock"
-        """,
-    ).tag(config=True)
-
-    docker_network = Unicode(
-        "mllab",
-        help="""
-        Docker network of the workspaces, created on first spawn if missing.
-
-        The proxy reaches each workspace by its address on this network; no host port
-        is published.  The hub must be reachable from it (see ``docker_hub_host``).
-        """,
-    ).tag(config=True)
-
-    docker_hub_host = Unicode(
-        "hub",
-        help="""
-        Host name by which workspace containers reach the hub's machine (``backend = "docker"``).
-
-        Workspaces talk to the hub API at ``http://<host>:<hub_port>`` and to the platform
-        (the proxy, with the services) at ``http://<host>:<port>``.  The default suits the
-        compose file (the hub's container is ``hub`` on the workspaces' network).  With the
-        hub running on the host: ``host.containers.internal`` (podman),
-        ``host.docker.internal`` (Docker Desktop) or the host's address; the hub and proxy
-        must then listen on an address the containers reach (``mllab up --ip 0.0.0.0``).
-        """,
-    ).tag(config=True)
-
-    docker_volume_name_template = Unicode(
-        "mllab-home-{username}",
-        help="""
-        Name of each user's home volume (``backend = "docker"``); ``{username}`` is escaped.
-
-        The volume is kept when the workspace stops and removed when the user is deleted.
-        """,
-    ).tag(config=True)
-
-    kubernetes_hub_url = Unicode(
-        "http://hub:8081",
-        help="URL at which workspace pods reach the hub API (the helm chart's ``hub`` service).",
-    ).tag(config=True)
-
-    kubernetes_platform_url = Unicode(
-        "http://proxy-public/",
-        help="URL at which workspace pods reach the platform and its services (the chart's ``proxy-public``).",
-    ).tag(config=True)
-
-    kubernetes_pvc_name_template = Unicode(
-        "mllab-home-{username}",
-        help="""
-        Name of each user's home PVC (``backend = "kubernetes"``).
-
-        Created on first start, kept when the workspace stops, deleted with the user.
-        """,
-    ).tag(config=True)
-
-    kubernetes_home_size = Unicode("10Gi", help="Size requested by each user's home PVC.").tag(config=True)
-
-    kubernetes_storage_class = Unicode(
-        help="StorageClass of the home PVCs; empty uses the cluster's default class.",
-    ).tag(config=True)
 
     idle_timeout = Integer(
         3600,

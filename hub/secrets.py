@@ -22,13 +22,3 @@ def kept_secret(path: Path, nbytes: int = 32) -> tuple[str, bool]:
         f.write(value + "\n")
     return value, True
 
-
-def admin_password(data_dir: Path) -> tuple[str, bool]:
-    """The initial admin password: ``$MLLAB_ADMIN_PASSWORD``, else kept in ``admin-password``.
-
-    Returns the password and whether it was generated now (and so must be shown once).
-    """
-    from_env = os.environ.get("MLLAB_ADMIN_PASSWORD")
-    if from_env:
-        return from_env, False
-    return kept_secret(data_dir / "admin-password", nbytes=12)

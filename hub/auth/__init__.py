@@ -1,19 +1,59 @@
-"""Login: ``MLLab.auth`` mapped onto an authenticator class and its settings.
+"""Login: one authenticator class per way of logging in, each a ``jupyterhub.authenticators`` plug-in.
 
-One module per way of logging in, each only filling in the defaults that differ.
+``MLLab.auth = "oidc"`` is the short form of ``JupyterHub.authenticator_class = "mllab-oidc"``;
+the class fills in the defaults that differ from its OAuthenticator or NativeAuthenticator
+parent and maps the ``MLLab`` login options onto its traits.  Configuring has no side
+effects: the OIDC discovery document is read and the admin's password made when the
+authenticator starts; `check_auth` makes the checks that need the network beforehand.
 """
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 from traitlets.config import Config
 
 from ..platform import MLLab
-from .native import native_config
-from .oauth import oauth_config
+
+#: The entry point group JupyterHub loads ``JupyterHub.authenticator_class`` names from.
+AUTHENTICATORS_GROUP = "jupyterhub.authenticators"
+
+
+def authenticator_entry_point(auth: str) -> str:
+    """The ``jupyterhub.authenticators`` entry point of ``MLLab.auth = auth``."""
+    return f"mllab-{auth.lower()}"
+
+
+def authenticator_class(auth: str) -> type:
+    """The authenticator class of ``MLLab.auth = auth``, loaded from its entry point."""
+    name = authenticator_entry_point(auth)
+    found = entry_points(group=AUTHENTICATORS_GROUP, name=name)
+    if not found:
+        raise ValueError(f"MLLab.auth = {auth!r} has no {AUTHENTICATORS_GROUP} entry point {name!r}: "
+                         "is mllab installed?")
+    return next(iter(found)).load()
 
 
 def authenticator_config(mllab: MLLab, hub_url: str) -> Config:
-    """Authenticator settings for ``mllab.auth``; ``hub_url`` is where people reach the hub."""
-    if mllab.auth == "native":
-        return native_config(mllab)
-    return oauth_config(mllab, hub_url)
+    """Authenticator settings for ``mllab.auth``, without side effects.
+
+    ``hub_url`` is where people reach the hub (``MLLab.public_url`` wins), for the OAuth
+    callback.  Raises ``ValueError`` naming a missing or contradictory ``MLLab`` option.
+    """
+    cls = authenticator_class(mllab.auth)
+    c = cls.platform_settings(mllab, hub_url)
+    c.JupyterHub.authenticator_class = authenticator_entry_point(mllab.auth)
+    return c
+
+
+def check_auth(mllab: MLLab) -> None:
+    """The login checks to run before the hub starts, each failing with one clear message.
+
+    ``ValueError`` for a missing or contradictory option (as `authenticator_config`), then
+    ``RuntimeError`` for what needs the network: with ``auth = "oidc"``, the issuer's
+    discovery document must be readable (``cannot read the OpenID Connect discovery
+    document at ...``).
+    """
+    cls = authenticator_class(mllab.auth)
+    cls.platform_settings(mllab, mllab.public_url)
+    cls.preflight(mllab)

@@ -1,27 +1,32 @@
-"""Workspaces as Docker containers (DockerSpawner), on Docker or podman.
+"""Workspaces as Docker containers (entry point ``mllab-docker``), on Docker or podman.
 
 Each workspace is a container on a dedicated network (no host ports published: the proxy
 reaches it by its address on that network), started from the image of the profile the user
 chose, with the user's home on a named volume that outlives the container.  The volume is
-removed when the admin deletes the user (``DELETE /hub/api/users/<name>``).
+removed when the admin deletes the user (``DELETE /hub/api/users/<name>``).  Resources,
+labels, the network and volume names come from `containers`, which deployments use too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
+from functools import partial
+from urllib.parse import urlparse
 
 import docker.errors
 from dockerspawner import DockerSpawner
-from dockerspawner.volumenamingstrategy import escaped_format_volume_name
 from tornado.web import HTTPError
-from traitlets import Dict, List, Unicode, default
+from traitlets import Dict, Integer, List, Unicode, default
 from traitlets.config import Config
 
 from ..platform import MLLab
+from . import containers
+from .base import MLLabSpawner
 from .profiles import Profile, parse_profiles, spawner_overrides
 
 
-class MLLabDockerSpawner(DockerSpawner):
+class MLLabDockerSpawner(MLLabSpawner, DockerSpawner):
     """DockerSpawner whose users choose one of the admin's profiles, and nothing else."""
 
     profiles = List(
@@ -32,28 +37,122 @@ class MLLabDockerSpawner(DockerSpawner):
         """,
     ).tag(config=True)
 
-    home_volume = Unicode(
-        "mllab-home-{username}",
+    docker_host = Unicode(
         help="""
-        Name template of the named volume that holds each user's home (``{username}`` is
-        the escaped user name).  It is kept when the workspace stops and removed when the
-        user is deleted.
+        URL of the Docker (or podman) API that runs workspaces.
+
+        Empty: ``$DOCKER_HOST``, else the local Docker socket.
+
+            c.MLLabDockerSpawner.docker_host = "unix:///run/podman/podman.sock"
         """,
     ).tag(config=True)
 
-    home_path = Unicode("/home/jovyan", help="Where the home volume is mounted in the container.").tag(config=True)
+    hub_host = Unicode(
+        "hub",
+        help="""
+        Host name by which workspace containers reach the hub's machine.
 
-    def parsed_profiles(self) -> list[Profile]:
-        return parse_profiles(self.profiles, self.image)
+        Workspaces talk to the hub API at ``http://<hub_host>:<hub API port>`` and to the
+        platform (the proxy, with the services) at ``http://<hub_host>:<platform_port>``.
+        The default suits the compose file (the hub's container is ``hub`` on the
+        workspaces' network).  With the hub running on the host: ``host.containers.internal``
+        (podman), ``host.docker.internal`` (Docker Desktop) or the host's address; the hub
+        and proxy must then listen on an address the containers reach
+        (``mllab up --ip 0.0.0.0``).
+
+            c.MLLabDockerSpawner.hub_host = "host.containers.internal"
+        """,
+    ).tag(config=True)
+
+    platform_port = Integer(
+        8000,
+        help="""
+        Port of the platform (the proxy) on the hub's machine, as workspaces reach it at
+        ``hub_host``.  Set by the hub configuration from the hub's URL.
+        """,
+    ).tag(config=True)
+
+    home_volume = Unicode(
+        "mllab-home-{username}",
+        help="""
+        Name template of the named volume that holds each user's home; ``{username}`` (and
+        ``{servername}``) are escaped to the characters volume names allow.
+
+        The volume is kept when the workspace stops and removed when the user is deleted.
+
+            c.MLLabDockerSpawner.home_volume = "ml-home-{username}"
+        """,
+    ).tag(config=True)
+
+    home_path = Unicode(
+        "/home/jovyan",
+        help="Where the home volume is mounted in the container (``MLLab.workspace_home``).",
+    ).tag(config=True)
+
+    # --- DockerSpawner's own options, with the platform's defaults ---
+
+    @default("network_name")
+    def _default_network_name(self) -> str:
+        # The workspaces' network, created on first spawn (see `ensure_network`).
+        return "mllab"
+
+    @default("use_internal_ip")
+    def _default_use_internal_ip(self) -> bool:
+        # The proxy reaches each container on the network; no host port is published.
+        return True
+
+    @default("remove")
+    def _default_remove(self) -> bool:
+        # A new container at each start, so a changed profile applies; the home is on its volume.
+        return True
+
+    @default("prefix")
+    def _default_prefix(self) -> str:
+        return "mllab"
+
+    @default("default_url")
+    def _default_default_url(self) -> str:
+        return "/lab"
+
+    @default("notebook_dir")
+    def _default_notebook_dir(self) -> str:
+        return self.home_path
+
+    @default("client_kwargs")
+    def _default_client_kwargs(self) -> dict:
+        return {"base_url": self.docker_host} if self.docker_host else {}
+
+    @default("hub_connect_url")
+    def _default_hub_connect_url(self) -> str | None:
+        # The hub API's port is known at run time only (mllab up picks a free one).
+        if self.hub is None:
+            return None
+        return f"http://{self.hub_host}:{urlparse(self.hub.api_url).port}"
+
+    @default("platform_url")
+    def _default_platform_url(self) -> str:
+        return f"http://{self.hub_host}:{self.platform_port}/"
+
+    @default("extra_create_kwargs")
+    def _default_extra_create_kwargs(self) -> dict:
+        # DockerSpawner fills in {raw_username} (this user's name) when it creates the container.
+        return {"labels": containers.labels("workspace", user="{raw_username}")}
 
     @default("format_volume_name")
     def _default_format_volume_name(self):
-        # Volume names allow fewer characters than user names.
-        return escaped_format_volume_name
+        def format_volume_name(template: str, spawner: MLLabDockerSpawner) -> str:
+            return containers.volume_name(template, username=spawner.user.name, servername=spawner.name or "")
+
+        return format_volume_name
 
     @default("volumes")
     def _default_volumes(self) -> dict:
         return {self.home_volume: self.home_path}
+
+    # --- Profiles ---
+
+    def parsed_profiles(self) -> list[Profile]:
+        return parse_profiles(self.profiles, self.image)
 
     @default("allowed_images")
     def _default_allowed_images(self) -> list[str]:
@@ -102,23 +201,17 @@ class MLLabDockerSpawner(DockerSpawner):
             merge = isinstance(value, dict) and isinstance(current, dict)
             setattr(self, name, {**current, **value} if merge else value)
 
+    # --- Lifecycle ---
+
     async def start(self):
         await self.ensure_network()
         return await super().start()
 
     async def ensure_network(self) -> None:
         """Create the workspaces' network if it does not exist yet."""
-        if self.network_name in {"bridge", "host", "none"}:
-            return
-        if await self.docker("networks", names=[self.network_name]):
-            return
-        self.log.info("Creating network %s for workspaces", self.network_name)
-        try:
-            await self.docker("create_network", self.network_name, driver="bridge",
-                              labels={"org.mllab.role": "workspaces"})
-        except docker.errors.APIError as e:
-            if e.status_code != 409:  # created meanwhile by another spawn
-                raise
+        ensure = partial(containers.ensure_network, self.client, self.network_name, containers.labels("workspaces"))
+        if await asyncio.get_running_loop().run_in_executor(self.executor, ensure):
+            self.log.info("Created network %s for workspaces", self.network_name)
 
     async def delete_forever(self) -> None:
         """Remove the user's home volume: called by the hub when the user (or a named server) is deleted."""
@@ -132,27 +225,15 @@ class MLLabDockerSpawner(DockerSpawner):
         except docker.errors.NotFound:
             self.log.debug("Home volume %s of %s is already gone", name, self._log_name)
 
-
-def docker_config(mllab: MLLab, hub_port: int) -> Config:
-    """DockerSpawner settings for ``MLLab.backend = "docker"``."""
-    c = Config()
-    c.JupyterHub.spawner_class = MLLabDockerSpawner
-    # Containers reach the hub over the network, not its loopback address.
-    c.JupyterHub.hub_ip = "0.0.0.0"
-    s = c.MLLabDockerSpawner
-    s.profiles = list(mllab.profiles)
-    s.image = mllab.workspace_image
-    s.home_volume = mllab.docker_volume_name_template
-    s.home_path = mllab.workspace_home
-    s.notebook_dir = mllab.workspace_home
-    s.network_name = mllab.docker_network
-    s.use_internal_ip = True
-    s.hub_connect_url = f"http://{mllab.docker_hub_host}:{hub_port}"
-    # A new container at each start, so a changed profile applies; the home is on its volume.
-    s.remove = True
-    s.pull_policy = "ifnotpresent"
-    s.prefix = "mllab"
-    s.default_url = "/lab"
-    if mllab.docker_host:
-        s.client_kwargs = {"base_url": mllab.docker_host}
-    return c
+    @classmethod
+    def platform_settings(cls, mllab: MLLab, public_url: str) -> Config:
+        c = Config()
+        # Containers reach the hub over the network, not its loopback address.
+        c.JupyterHub.hub_ip = "0.0.0.0"
+        s = c[cls.__name__]
+        s.profiles = list(mllab.profiles)
+        s.image = mllab.workspace_image
+        s.home_path = mllab.workspace_home
+        url = urlparse(public_url)
+        s.platform_port = url.port or (443 if url.scheme == "https" else 80)
+        return c

@@ -1,53 +1,119 @@
-"""Workspaces as Kubernetes pods (KubeSpawner), as the helm chart runs them.
+"""Workspaces as Kubernetes pods (entry point ``mllab-kubernetes``), as the helm chart runs them.
 
 KubeSpawner shows the profiles on the spawn page and refuses a profile not in its list; a
 user cannot name an image or resources of their own.  Each user's home is a PVC, created on
 first start, kept when the pod stops, and deleted by KubeSpawner when the user is deleted.
+Security, resources and labels come from `pods`, which deployments use too.
 """
 
 from __future__ import annotations
 
+from kubespawner import KubeSpawner
+from traitlets import Dict, List, Unicode, default
 from traitlets.config import Config
 
 from ..platform import MLLab
+from . import pods
+from .base import MLLabSpawner
 from .profiles import kubespawner_profile_list, parse_profiles
 
-#: The image's non-root user (``images/workspace/Dockerfile``).
-WORKSPACE_UID = 1000
+_SECURITY = pods.security_settings()
 
 
-def kubernetes_config(mllab: MLLab) -> Config:
-    """KubeSpawner settings for ``MLLab.backend = "kubernetes"``."""
-    c = Config()
-    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
-    c.JupyterHub.hub_ip = "0.0.0.0"
-    s = c.KubeSpawner
-    s.image = mllab.workspace_image
-    s.profile_list = kubespawner_profile_list(parse_profiles(mllab.profiles, mllab.workspace_image))
-    s.hub_connect_url = mllab.kubernetes_hub_url
-    s.default_url = "/lab"
-    s.notebook_dir = mllab.workspace_home
-    s.working_dir = mllab.workspace_home
+class MLLabKubeSpawner(MLLabSpawner, KubeSpawner):
+    """KubeSpawner with the platform's profiles, a home PVC per user and non-root pods."""
 
-    s.storage_pvc_ensure = True
-    s.pvc_name_template = mllab.kubernetes_pvc_name_template
-    s.storage_capacity = mllab.kubernetes_home_size
-    s.storage_access_modes = ["ReadWriteOnce"]
-    if mllab.kubernetes_storage_class:
-        s.storage_class = mllab.kubernetes_storage_class
-    s.delete_pvc = True
-    s.volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}]
-    s.volume_mounts = [{"name": "home", "mountPath": mllab.workspace_home}]
+    profiles = List(
+        Dict(),
+        help="""
+        The profiles users choose from, as ``MLLab.profiles`` (set from there by the hub
+        configuration); they become KubeSpawner's ``profile_list``.
+        """,
+    ).tag(config=True)
 
-    # Non-root, no privilege escalation, no Linux capabilities, the runtime's seccomp profile.
-    s.uid = WORKSPACE_UID
-    s.gid = WORKSPACE_UID
-    s.fs_gid = WORKSPACE_UID
-    s.allow_privilege_escalation = False
-    s.container_security_context = {
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-    s.common_labels = {"app.kubernetes.io/part-of": "mllab"}
-    return c
+    home_path = Unicode(
+        "/home/jovyan",
+        help="Where the home PVC is mounted in the pod (``MLLab.workspace_home``).",
+    ).tag(config=True)
+
+    @default("platform_url")
+    def _default_platform_url(self) -> str:
+        # The helm chart's proxy service.
+        return "http://proxy-public/"
+
+    # --- KubeSpawner's own options, with the platform's defaults ---
+
+    @default("hub_connect_url")
+    def _default_hub_connect_url(self) -> str:
+        # The helm chart's hub service.
+        return "http://hub:8081"
+
+    @default("profile_list")
+    def _default_profile_list(self) -> list[dict]:
+        return kubespawner_profile_list(parse_profiles(self.profiles, self.image))
+
+    @default("default_url")
+    def _default_default_url(self) -> str:
+        return "/lab"
+
+    @default("notebook_dir")
+    def _default_notebook_dir(self) -> str:
+        return self.home_path
+
+    @default("working_dir")
+    def _default_working_dir(self) -> str:
+        return self.home_path
+
+    @default("pvc_name_template")
+    def _default_pvc_name_template(self) -> str:
+        return "mllab-home-{username}"
+
+    @default("storage_capacity")
+    def _default_storage_capacity(self) -> str:
+        return "10Gi"
+
+    @default("storage_pvc_ensure")
+    def _default_storage_pvc_ensure(self) -> bool:
+        return True
+
+    @default("volumes")
+    def _default_volumes(self) -> list[dict]:
+        return [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}]
+
+    @default("volume_mounts")
+    def _default_volume_mounts(self) -> list[dict]:
+        return [{"name": "home", "mountPath": self.home_path}]
+
+    @default("common_labels")
+    def _default_common_labels(self) -> dict:
+        return dict(pods.LABELS)
+
+    @default("uid")
+    def _default_uid(self) -> int:
+        return _SECURITY["uid"]
+
+    @default("gid")
+    def _default_gid(self) -> int:
+        return _SECURITY["gid"]
+
+    @default("fs_gid")
+    def _default_fs_gid(self) -> int:
+        return _SECURITY["fs_gid"]
+
+    @default("allow_privilege_escalation")
+    def _default_allow_privilege_escalation(self) -> bool:
+        return _SECURITY["allow_privilege_escalation"]
+
+    @default("container_security_context")
+    def _default_container_security_context(self) -> dict:
+        return dict(_SECURITY["container_security_context"])
+
+    @classmethod
+    def platform_settings(cls, mllab: MLLab, public_url: str) -> Config:
+        c = Config()
+        c.JupyterHub.hub_ip = "0.0.0.0"
+        s = c[cls.__name__]
+        s.profiles = list(mllab.profiles)
+        s.image = mllab.workspace_image
+        s.home_path = mllab.workspace_home
+        return c

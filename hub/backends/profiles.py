@@ -3,7 +3,8 @@
 A profile is what a user may choose on the spawn page: an image with CPU, memory and GPUs,
 and some environment.  Users choose a profile by its slug (``{"profile": "gpu"}``), never an
 image or a limit of their own.  ``spawner_overrides`` turns a profile into the trait values of
-DockerSpawner or KubeSpawner; everything both spawners call by the same name maps once.
+DockerSpawner or KubeSpawner; everything both spawners call by the same name maps once, and
+the resources map through `containers` and `pods`, which deployments use too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 from jupyterhub.traitlets import ByteSpecification
 from traitlets import TraitError
 
+from . import containers, pods
+from .resources import Resources
+
 #: Keys a profile dict may hold.
 PROFILE_KEYS = {
     "display_name", "slug", "description", "image", "cpu_limit", "cpu_guarantee", "mem_limit",
@@ -22,8 +26,6 @@ PROFILE_KEYS = {
 }
 #: Spawner traits named alike on DockerSpawner and KubeSpawner (both inherit them from Spawner).
 _COMMON_TRAITS = ("image", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee", "environment")
-#: Kubernetes extended resource of NVIDIA GPUs (the NVIDIA device plugin's name).
-K8S_GPU_RESOURCE = "nvidia.com/gpu"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class Profile:
     tolerations: list[dict] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict)
     default: bool = False
+
+    @property
+    def resources(self) -> Resources:
+        return Resources(cpu_limit=self.cpu_limit, cpu_guarantee=self.cpu_guarantee, mem_limit=self.mem_limit,
+                         mem_guarantee=self.mem_guarantee, gpus=self.gpus)
 
     def summary(self) -> str:
         """What the profile gives, in words, for the spawn page."""
@@ -133,25 +140,15 @@ def spawner_overrides(profile: Profile, backend: str) -> dict[str, Any]:
     """Trait values that make a DockerSpawner (``backend="docker"``) or KubeSpawner run ``profile``.
 
     Dict values are meant to be merged into the spawner's own (as KubeSpawner does with its
-    ``kubespawner_override``), so the platform's environment stays.
+    ``kubespawner_override``), so what the admin set there (environment, host config) stays.
     """
     overrides = {name: getattr(profile, name) for name in _COMMON_TRAITS if getattr(profile, name)}
     if backend == "docker":
-        host_config: dict[str, Any] = {}
-        if profile.gpus:
-            host_config["device_requests"] = [
-                {"Driver": "nvidia", "Count": profile.gpus, "Capabilities": [["gpu"]]},
-            ]
-        # Docker has no guarantees; a memory reservation and a CPU weight are its soft equivalents.
-        if profile.mem_guarantee:
-            host_config["mem_reservation"] = profile.mem_guarantee
-        if profile.cpu_guarantee:
-            host_config["cpu_shares"] = int(1024 * profile.cpu_guarantee)
+        host_config = containers.host_config(profile.resources)
         if host_config:
             overrides["extra_host_config"] = host_config
     elif backend == "kubernetes":
-        if profile.gpus:
-            overrides["extra_resource_limits"] = {K8S_GPU_RESOURCE: str(profile.gpus)}
+        overrides.update(pods.resource_settings(profile.resources))
         if profile.node_selector:
             overrides["node_selector"] = profile.node_selector
         if profile.tolerations:

@@ -10,11 +10,11 @@ c = get_config()  # noqa: F821 - provided by the config loader
 
 prefix = os.environ["MLLAB_TEST_PREFIX"]
 c.MLLab.backend = "docker"
-c.MLLab.docker_host = os.environ["MLLAB_TEST_DOCKER_HOST"]
+c.MLLabDockerSpawner.docker_host = os.environ["MLLAB_TEST_DOCKER_HOST"]
 # The hub runs on the host; podman names the host so inside containers.
-c.MLLab.docker_hub_host = "host.containers.internal"
-c.MLLab.docker_network = f"{prefix}-net"
-c.MLLab.docker_volume_name_template = f"{prefix}-home-{{username}}"
+c.MLLabDockerSpawner.hub_host = "host.containers.internal"
+c.MLLabDockerSpawner.network_name = f"{prefix}-net"
+c.MLLabDockerSpawner.home_volume = f"{prefix}-home-{{username}}"
 c.MLLab.workspace_image = os.environ["MLLAB_TEST_IMAGE"]
 c.MLLab.profiles = [
     {"display_name": "Small", "slug": "small", "cpu_limit": 0.5, "mem_limit": "512M", "mem_guarantee": "256M",

@@ -89,6 +89,8 @@ def test_workspace_reaches_hub_and_services(make_docker_hub, docker_client):
     spawn(hub, token, "carol", timeout=180)
     try:
         container = container_of(docker_client, hub, "carol")
+        assert container.labels["org.mllab.role"] == "workspace"
+        assert container.labels["org.mllab.user"] == "carol"
         env = dict(line.split("=", 1) for line in container.attrs["Config"]["Env"])
         assert env["JUPYTERHUB_API_URL"].startswith("http://host.containers.internal:")
         assert env["MLLAB_REGISTRY_URL"] == f"http://host.containers.internal:{hub.port}/services/registry/"

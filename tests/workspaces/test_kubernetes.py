@@ -1,7 +1,7 @@
 """The Kubernetes backend, at the level of the objects KubeSpawner would send.
 
 No Kubernetes cluster exists on the test machines, so this is the level tested: the hub
-configuration for ``MLLab.backend = "kubernetes"`` is loaded into a real ``KubeSpawner``
+configuration for ``MLLab.backend = "kubernetes"`` is loaded into a real ``MLLabKubeSpawner``
 (constructed with stand-in user and hub objects and no API client: nothing is sent), each
 profile is applied with KubeSpawner's own ``load_user_options``, and the pod and PVC specs
 come from its own ``get_pod_manifest`` / ``get_pvc_manifest``.  The specs are validated
@@ -16,9 +16,8 @@ import kubernetes_asyncio.config.kube_config
 import kubernetes_validate
 import pytest
 from kubernetes_asyncio.client import ApiClient
-from kubespawner import KubeSpawner
-from mllab.hub.hubconfig import platform_config
-from mllab.hub.platform import MLLab
+from mllab.hub.backends.kubernetes import MLLabKubeSpawner
+from mllab.hub.hubconfig import configure
 from tornado.web import HTTPError
 from traitlets.config import Config
 
@@ -74,14 +73,14 @@ def spawner_config(tmp_path, monkeypatch) -> Config:
     c.MLLab.backend = "kubernetes"
     c.MLLab.data_dir = str(tmp_path)
     c.MLLab.profiles = PROFILES
-    c.MLLab.kubernetes_storage_class = "fast-ssd"
-    hub = platform_config(MLLab(config=c), c)
-    assert hub.JupyterHub.spawner_class == "kubespawner.KubeSpawner"
-    return hub
+    c.MLLabKubeSpawner.storage_class = "fast-ssd"
+    configure(c)
+    assert c.JupyterHub.spawner_class == "mllab-kubernetes"
+    return c
 
 
-async def render(config: Config, user_options: dict) -> tuple[dict, dict, KubeSpawner]:
-    spawner = KubeSpawner(config=config, user=StandInUser("alice"), hub=StandInHub(), _mock=True,
+async def render(config: Config, user_options: dict) -> tuple[dict, dict, MLLabKubeSpawner]:
+    spawner = MLLabKubeSpawner(config=config, user=StandInUser("alice"), hub=StandInHub(), _mock=True,
                           api_token="not-a-real-token", oauth_client_id="jupyterhub-user-alice")
     spawner.user_options = user_options
     await spawner.load_user_options()
@@ -162,7 +161,34 @@ async def test_image_outside_profiles_is_ignored(spawner_config):
     assert container["resources"]["limits"]["memory"] == 2 * 2**30
 
 
-def test_profile_list_is_shown(spawner_config):
-    profiles = spawner_config.KubeSpawner.profile_list
-    assert [p["display_name"] for p in profiles] == ["Small", "GPU"]
-    assert [p["default"] for p in profiles] == [True, False]
+async def test_profile_list_is_shown(spawner_config):
+    _, _, spawner = await render(spawner_config, {})
+    assert [p["display_name"] for p in spawner.profile_list] == ["Small", "GPU"]
+    assert [p["default"] for p in spawner.profile_list] == [True, False]
+
+
+async def test_options_on_the_spawner_class(spawner_config):
+    """The backend's options are the spawner's: ``c.MLLabKubeSpawner.*`` (or KubeSpawner's own)."""
+    spawner_config.MLLabKubeSpawner.pvc_name_template = "home-{username}"
+    spawner_config.MLLabKubeSpawner.storage_capacity = "50Gi"
+    spawner_config.MLLabKubeSpawner.platform_url = "http://mllab.example.svc/"
+    spawner_config.KubeSpawner.hub_connect_url = "http://hub.example.svc:8081"
+    pod, pvc, _ = await render(spawner_config, {})
+    assert pvc["metadata"]["name"] == "home-alice"
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "50Gi"
+    env = {e["name"]: e.get("value") for e in workspace_container(pod)["env"]}
+    assert env["MLLAB_URL"] == "http://mllab.example.svc/"
+    assert env["JUPYTERHUB_API_URL"] == "http://hub.example.svc:8081/hub/api"
+
+
+async def test_pod_security_is_the_shared_one(spawner_config):
+    """Workspaces and `pods.pod_manifest` (deployments) get the same security context."""
+    from kubernetes_asyncio.client import ApiClient as Client
+    from mllab.hub.backends import pods
+
+    workspace, _, _ = await render(spawner_config, {})
+    async with Client() as client:
+        other = client.sanitize_for_serialization(pods.pod_manifest("model-x", "img:1", port=8080))
+    assert workspace_container(workspace)["securityContext"] == other["spec"]["containers"][0]["securityContext"]
+    assert workspace["spec"]["securityContext"] == other["spec"]["securityContext"]
+    assert workspace["metadata"]["labels"]["app.kubernetes.io/part-of"] == "mllab"

@@ -48,6 +48,9 @@ def test_same_profile_on_both_spawners():
     for name in ("image", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee", "environment"):
         assert docker[name] == kube[name] == getattr(profile, name)
     assert docker["extra_host_config"] == {
+        "mem_limit": 32 * 2**30,
+        "cpu_period": 100_000,
+        "cpu_quota": 800_000,
         "device_requests": [{"Driver": "nvidia", "Count": 2, "Capabilities": [["gpu"]]}],
         "mem_reservation": 16 * 2**30,
         "cpu_shares": 2048,

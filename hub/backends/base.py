@@ -1,0 +1,59 @@
+"""What every workspace backend shares: the platform's address inside the workspace.
+
+A backend is a spawner class deriving from `MLLabSpawner` and from the spawner that does
+the work (JupyterHub's local process spawner, DockerSpawner, KubeSpawner), registered as
+the ``jupyterhub.spawners`` entry point ``mllab-<backend>``.  Its options are its own traits
+(``c.MLLabDockerSpawner.hub_host``); `platform_settings` maps the platform-wide ``MLLab``
+options onto them.
+"""
+
+from __future__ import annotations
+
+from traitlets import Unicode
+from traitlets.config import Config, LoggingConfigurable
+
+from ..platform import MLLab
+
+
+class MLLabSpawner(LoggingConfigurable):
+    """Base of the platform's spawners: gives each workspace the platform's URLs.
+
+    A mixin, first among a backend's bases (``class MLLabDockerSpawner(MLLabSpawner,
+    DockerSpawner)``): JupyterHub's ``Spawner`` refuses subclasses without their own
+    ``start``, ``stop`` and ``poll``.
+    """
+
+    platform_url = Unicode(
+        help="""
+        URL of the platform (the proxy, with the services) as seen from inside a workspace.
+
+        Workspaces get it as ``$MLLAB_URL`` and the registry's under it as
+        ``$MLLAB_REGISTRY_URL``, so the ``mllab`` client inside works with no configuration.
+        Each backend has its default (the hub's own URL for local processes); set it when
+        workspaces reach the platform by another name:
+
+            c.MLLabKubeSpawner.platform_url = "http://proxy-public.mllab.svc/"
+        """,
+    ).tag(config=True)
+
+    @classmethod
+    def platform_settings(cls, mllab: MLLab, public_url: str) -> Config:
+        """The settings of this backend that follow from ``mllab``, without side effects.
+
+        ``public_url`` is the hub's public URL as seen from the hub's machine.
+        """
+        raise NotImplementedError(f"{cls.__name__} does not say how MLLab options map onto it")
+
+    def platform_env(self) -> dict[str, str]:
+        """The variables that point the workspace at the platform."""
+        if not self.platform_url:
+            return {}
+        url = self.platform_url.rstrip("/") + "/"
+        return {"MLLAB_URL": url, "MLLAB_REGISTRY_URL": url + "services/registry/"}
+
+    def get_env(self) -> dict[str, str]:
+        env = super().get_env()
+        # What the admin set in Spawner.environment wins.
+        for name, value in self.platform_env().items():
+            env.setdefault(name, value)
+        return env

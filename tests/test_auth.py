@@ -1,0 +1,204 @@
+"""Logins as plug-ins: ``MLLab.auth`` selects the ``jupyterhub.authenticators`` entry point
+``mllab-<auth>``; `authenticator_config` is pure, and what needs the network or the disk
+happens when the authenticator starts (or in `check_auth`, before the hub starts)."""
+
+from __future__ import annotations
+
+import json
+import stat
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import entry_points
+
+import pytest
+from jupyterhub import orm
+from jupyterhub.app import JupyterHub
+from mllab.hub.auth import authenticator_class, authenticator_config, check_auth
+from mllab.hub.auth.native import MLLabNativeAuthenticator
+from mllab.hub.auth.oauth import MLLabGitHubAuthenticator, MLLabGitLabAuthenticator
+from mllab.hub.auth.oidc import MLLabOIDCAuthenticator
+from mllab.hub.platform import MLLab
+from traitlets.config import Config
+
+from .harness import free_port
+
+AUTHENTICATORS = {
+    "native": MLLabNativeAuthenticator,
+    "oidc": MLLabOIDCAuthenticator,
+    "github": MLLabGitHubAuthenticator,
+    "gitlab": MLLabGitLabAuthenticator,
+}
+CLIENT = {"oauth_client_id": "hub", "oauth_client_secret": "secret"}
+
+
+@pytest.mark.parametrize(("auth", "cls"), AUTHENTICATORS.items(), ids=list(AUTHENTICATORS))
+def test_entry_point_loads_the_class(auth, cls):
+    found = entry_points(group="jupyterhub.authenticators", name=f"mllab-{auth}")
+    [entry_point] = {ep.value: ep for ep in found}.values()  # once, even with a stale egg-info beside
+    assert entry_point.load() is cls
+    assert authenticator_class(auth) is cls
+    c = Config()
+    c.JupyterHub.authenticator_class = f"mllab-{auth}"
+    assert JupyterHub(config=c).authenticator_class is cls
+
+
+def test_native_config_is_pure(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MLLAB_ADMIN_PASSWORD", raising=False)
+    c = authenticator_config(MLLab(data_dir=str(tmp_path / "data")), "http://127.0.0.1:8000")
+    assert c.JupyterHub.authenticator_class == "mllab-native"
+    assert c.MLLabNativeAuthenticator.admin_password_file == str(tmp_path / "data" / "admin-password")
+    assert not (tmp_path / "data").exists()
+    assert capsys.readouterr().out == ""
+
+
+def test_oidc_config_is_pure():
+    """No discovery while configuring: an issuer nobody answers at is fine here."""
+    mllab = MLLab(auth="oidc", oidc_issuer=f"http://127.0.0.1:{free_port()}", admin_groups=["admins"],
+                  oidc_groups_claim="realm_access.roles", public_url="https://ml.example.org/", **CLIENT)
+    s = authenticator_config(mllab, "http://127.0.0.1:8000").MLLabOIDCAuthenticator
+    assert s.issuer == mllab.oidc_issuer
+    assert (s.client_id, s.client_secret) == ("hub", "secret")
+    assert s.oauth_callback_url == "https://ml.example.org/hub/oauth_callback"
+    assert s.auth_state_groups_key == "oauth_user.realm_access.roles"
+    assert s.admin_groups == {"admins"}
+    assert s.scope == ["openid", "profile", "email", "groups"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        pytest.param({"auth": "oidc", **CLIENT}, "requires MLLab.oidc_issuer", id="no-issuer"),
+        pytest.param({"auth": "oidc", "oidc_issuer": "http://127.0.0.1:9"}, "requires MLLab.oauth_client_id",
+                     id="no-client"),
+        pytest.param({"auth": "github", "admin_groups": ["a"], **CLIENT}, "admin_groups requires",
+                     id="admin-groups-without-oidc"),
+    ],
+)
+def test_misconfigured_login_is_refused_without_the_network(settings, message):
+    for check in (lambda mllab: authenticator_config(mllab, "http://127.0.0.1:8000"), check_auth):
+        with pytest.raises(ValueError, match=message):
+            check(MLLab(**settings))
+
+
+class DiscoveryHandler(BaseHTTPRequestHandler):
+    document: dict = {}
+
+    def do_GET(self) -> None:
+        body = json.dumps(self.document).encode()
+        found = self.path == "/.well-known/openid-configuration"
+        self.send_response(200 if found else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body if found else b"{}")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def issuer() -> Iterator[tuple[str, dict]]:
+    """An issuer URL serving a discovery document the test may change."""
+    document: dict = {}
+    handler = type("Handler", (DiscoveryHandler,), {"document": document})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    document.update({
+        "issuer": url,
+        "authorization_endpoint": url + "/auth",
+        "token_endpoint": url + "/token",
+        "userinfo_endpoint": url + "/me",
+        "scopes_supported": ["openid", "profile", "email"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+    })
+    yield url, document
+    server.shutdown()
+    server.server_close()
+
+
+def oidc_authenticator(issuer_url: str, **settings) -> MLLabOIDCAuthenticator:
+    mllab = MLLab(auth="oidc", oidc_issuer=issuer_url, **CLIENT)
+    c = authenticator_config(mllab, "http://127.0.0.1:8000")
+    for name, value in settings.items():
+        c.MLLabOIDCAuthenticator[name] = value
+    return MLLabOIDCAuthenticator(config=c)
+
+
+def test_oidc_discovers_its_endpoints_when_it_starts(issuer):
+    url, _ = issuer
+    authenticator = oidc_authenticator(url)
+    assert authenticator.authorize_url == url + "/auth"
+    assert authenticator.token_url == url + "/token"
+    assert authenticator.userdata_url == url + "/me"
+    assert authenticator.userdata_from_id_token is False
+    assert authenticator.basic_auth is False, "the provider takes the secret in the body only"
+    assert authenticator.scope == ["openid", "profile", "email"], "groups is not a scope this provider lists"
+    assert authenticator.manage_groups is True
+    assert authenticator.allow_all is True
+
+
+def test_oidc_without_userinfo_reads_the_id_token(issuer):
+    url, document = issuer
+    del document["userinfo_endpoint"], document["token_endpoint_auth_methods_supported"], document["scopes_supported"]
+    authenticator = oidc_authenticator(url)
+    assert authenticator.userdata_from_id_token is True
+    assert authenticator.userdata_url == ""
+    assert authenticator.basic_auth is True
+    assert authenticator.scope == ["openid", "profile", "email", "groups"]
+
+
+def test_oidc_explicit_settings_win(issuer):
+    url, _ = issuer
+    authenticator = oidc_authenticator(url, token_url="https://proxy.example.org/token", allow_all=False)
+    assert authenticator.token_url == "https://proxy.example.org/token"
+    assert authenticator.allow_all is False
+
+
+def test_unreachable_issuer_is_one_clear_error():
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(RuntimeError, match=f"cannot read the OpenID Connect discovery document at {url}/"):
+        check_auth(MLLab(auth="oidc", oidc_issuer=url, **CLIENT))
+    with pytest.raises(RuntimeError, match="cannot read the OpenID Connect discovery document"):
+        oidc_authenticator(url)
+
+
+def test_check_auth_passes_with_a_reachable_issuer(issuer):
+    check_auth(MLLab(auth="oidc", oidc_issuer=issuer[0], **CLIENT))
+    check_auth(MLLab())  # native: nothing to reach
+
+
+def native_authenticator(tmp_path, db) -> MLLabNativeAuthenticator:
+    c = authenticator_config(MLLab(data_dir=str(tmp_path)), "http://127.0.0.1:8000")
+    c.Authenticator.admin_users = {"admin"}
+    return MLLabNativeAuthenticator(config=c, _deprecated_db_session=db)
+
+
+@pytest.fixture
+def db():
+    session = orm.new_session_factory("sqlite://")()
+    yield session
+    session.close()
+
+
+def test_native_generates_the_admin_password_when_it_starts(tmp_path, db, capsys, monkeypatch):
+    monkeypatch.delenv("MLLAB_ADMIN_PASSWORD", raising=False)
+    authenticator = native_authenticator(tmp_path, db)
+    saved = tmp_path / "admin-password"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    password = saved.read_text().strip()
+    assert password in capsys.readouterr().out
+    assert authenticator.get_user("admin").is_valid_password(password)
+    assert authenticator.get_user("admin").is_authorized
+
+    native_authenticator(tmp_path, db)  # the next start: the account exists, nothing is shown
+    assert capsys.readouterr().out == ""
+
+
+def test_native_admin_password_from_the_environment(tmp_path, db, capsys, monkeypatch):
+    monkeypatch.setenv("MLLAB_ADMIN_PASSWORD", "from-the-environment")
+    authenticator = native_authenticator(tmp_path, db)
+    assert authenticator.get_user("admin").is_valid_password("from-the-environment")
+    assert not (tmp_path / "admin-password").exists()
+    assert capsys.readouterr().out == ""
