@@ -12,6 +12,7 @@ from jupyterhub.app import JupyterHub
 from traitlets import TraitError, Unicode
 from traitlets.config import Config
 
+from .auth import check_auth
 from .hubconfig import admin_settings, configure
 from .platform import MLLab
 from .preflight import PreflightError, check_data_dir, check_database, check_port, check_proxy
@@ -49,6 +50,7 @@ class MLLabHub(JupyterHub):
                 "jupyterhub.proxy.ConfigurableHTTPProxy",
             ):
                 check_proxy(admin.ConfigurableHTTPProxy.get("command") or ["configurable-http-proxy"])
+            check_auth(mllab)
             admin.merge(start_up(mllab, admin))
             self.config = configure(admin)
         except (PreflightError, TraitError, ValueError, RuntimeError) as e:
@@ -56,7 +58,7 @@ class MLLabHub(JupyterHub):
             self.exit(1)
 
     def init_spawners(self):
-        if self.config.JupyterHub.get("spawner_class") == "simple":
+        if self.config.JupyterHub.get("spawner_class") == "mllab-local":
             self.log.warning(
                 "Local backend: every workspace runs as this OS user (%s), so users are not "
                 "isolated from each other. Use MLLab.backend = 'docker' or 'kubernetes' for isolation.",

@@ -59,7 +59,8 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     j.services = services
     j.load_roles = load_roles
 
-    hub.merge(backend_config(mllab, (mllab.public_url or hub_url).rstrip("/") + "/"))
+    # Workspaces reach the platform where the proxy listens (a container: on that port of its host).
+    hub.merge(backend_config(mllab, hub_url.rstrip("/") + "/"))
     return hub
 
 

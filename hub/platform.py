@@ -10,10 +10,13 @@ place and it flows one way.
 from __future__ import annotations
 
 import os
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from traitlets import Bool, CaselessStrEnum, Dict, Integer, List, Unicode, default, validate
 from traitlets.config import Configurable
+
+from ..services.app import DEFAULT_DATA_DIR
 
 
 class MLLab(Configurable):
@@ -28,7 +31,8 @@ class MLLab(Configurable):
         local artifact storage and, with the local backend, each user's home
         (``<data_dir>/users/<name>``).
 
-        Defaults to ``$MLLAB_DATA_DIR``, else ``.mllab`` in the current directory.
+        Defaults to ``$MLLAB_DATA_DIR``, else ``.mllab`` in the current directory.  The
+        services are handed the same folder (``ServiceApp.data_dir``).
 
             c.MLLab.data_dir = "/srv/mllab"
         """,
@@ -36,27 +40,34 @@ class MLLab(Configurable):
 
     @default("data_dir")
     def _default_data_dir(self) -> str:
-        return os.environ.get("MLLAB_DATA_DIR", ".mllab")
+        return os.environ.get("MLLAB_DATA_DIR", DEFAULT_DATA_DIR)
 
     @validate("data_dir")
     def _absolute_data_dir(self, proposal) -> str:
         # Spawned processes and services run in other working directories.
         return str(Path(proposal.value).expanduser().absolute())
 
-    backend = CaselessStrEnum(
-        ["local", "docker", "kubernetes"],
-        default_value="local",
+    backend = Unicode(
+        "local",
         help="""
-        Where workspaces run.
+        Where workspaces run: the short form of ``c.JupyterHub.spawner_class = "mllab-<backend>"``.
 
         - ``local``: a process per workspace on this machine, all as the hub's OS user
-          (no isolation between users: for one person or a trusted team).
-        - ``docker``: a container per workspace (DockerSpawner), on Docker or podman.
-        - ``kubernetes``: a pod per workspace (KubeSpawner), used by the helm chart.
+          (no isolation between users: for one person or a trusted team);
+          ``MLLabLocalSpawner``.
+        - ``docker``: a container per workspace on Docker or podman; ``MLLabDockerSpawner``.
+        - ``kubernetes``: a pod per workspace, used by the helm chart; ``MLLabKubeSpawner``.
+
+        Any backend installed as a ``jupyterhub.spawners`` entry point ``mllab-<name>`` is
+        accepted.  Its own options are set on its class (``c.MLLabDockerSpawner.*``).
 
             c.MLLab.backend = "docker"
         """,
     ).tag(config=True)
+
+    @validate("backend")
+    def _installed_backend(self, proposal) -> str:
+        return installed_plugin("jupyterhub.spawners", "MLLab.backend", proposal.value)
 
     db_url = Unicode(
         help="""
@@ -70,11 +81,11 @@ class MLLab(Configurable):
 
     @default("db_url")
     def _default_db_url(self) -> str:
-        return os.environ.get("MLLAB_DB_URL") or f"sqlite:///{self.data_dir}/jupyterhub.sqlite"
+        return f"sqlite:///{self.data_dir}/jupyterhub.sqlite"
 
     registry_db_url = Unicode(
         help="""
-        SQLAlchemy URL of the registry's metadata database (artifacts, versions, uploads).
+        Short form of ``c.RegistryApp.db_url``: the registry's metadata database.
 
         Defaults to SQLite in the data dir.  In production point it at PostgreSQL; it may
         be the hub's own database, the registry's tables and migrations are its own.
@@ -83,15 +94,10 @@ class MLLab(Configurable):
         """,
     ).tag(config=True)
 
-    @default("registry_db_url")
-    def _default_registry_db_url(self) -> str:
-        return os.environ.get("MLLAB_REGISTRY_DB_URL") or f"sqlite:///{self.data_dir}/registry.sqlite"
-
-    auth = CaselessStrEnum(
-        ["native", "oidc", "github", "gitlab"],
-        default_value="native",
+    auth = Unicode(
+        "native",
         help="""
-        How people log in.
+        How people log in: the short form of ``c.JupyterHub.authenticator_class = "mllab-<auth>"``.
 
         - ``native``: accounts kept by the hub (NativeAuthenticator): sign-up, admin
           approval, password change.
@@ -100,9 +106,16 @@ class MLLab(Configurable):
           from the ``oidc_groups_claim`` become JupyterHub groups, i.e. teams.
         - ``github``, ``gitlab``: OAuthenticator's providers; set the client id and secret.
 
+        Any login installed as a ``jupyterhub.authenticators`` entry point ``mllab-<name>``
+        is accepted.
+
             c.MLLab.auth = "oidc"
         """,
     ).tag(config=True)
+
+    @validate("auth")
+    def _installed_auth(self, proposal) -> str:
+        return installed_plugin("jupyterhub.authenticators", "MLLab.auth", proposal.value)
 
     admin_user = Unicode(
         "admin",
@@ -200,19 +213,22 @@ class MLLab(Configurable):
 
     services = Dict(
         help="""
-        Extra hub-managed services, keyed by name, merged over the built-in
-        ``registry`` and ``deployments``.
+        Extra services, keyed by name, merged over the built-in ``registry`` and
+        ``deployments``.
 
         Each value is a JupyterHub service dict (``command``, ``url``, ``environment``,
-        ...) plus an optional ``scopes`` list: the custom scopes the service owns, so a
+        ...) plus an optional ``scopes`` dict: the custom scopes the service owns, so a
         new component declares its permissions where it is declared.  A value of ``None``
-        removes a built-in service.
+        removes a built-in service.  An entry with an ``api_token`` is an external service
+        the hub proxies but does not start, e.g. the registry in a pod of its own
+        (``mllab-registry --config FILE``).
 
             c.MLLab.services = {
                 "features": {
                     "command": ["python3", "-m", "features_service"],
                     "scopes": {"custom:features:read": "Read feature tables"},
                 },
+                "registry": {"url": "http://registry:8080", "api_token": registry_token},
             }
         """,
     ).tag(config=True)
@@ -220,18 +236,21 @@ class MLLab(Configurable):
     service_ports = Dict(
         value_trait=Integer(),
         help="""
-        Fixed local ports of the built-in services, keyed by service name.
+        Fixed local ports of the built-in managed services, keyed by service name.
 
-        Unset ports are chosen free at start, which suits one machine; set them when
-        something outside the hub must reach a service directly.
+        ``mllab up`` chooses free ones for those unset, which suits one machine; plain
+        ``jupyterhub -f`` uses 10101 (registry) and 10102 (deployments).
         """,
     ).tag(config=True)
+
+    # --- Artifact storage: short forms of the registry's options (hub/services.py maps them) ---
 
     storage = CaselessStrEnum(
         ["local", "s3"],
         default_value="local",
         help="""
-        Where artifact content (dataset and model files) is stored.
+        Short form of ``c.RegistryApp.storage``: where artifact content (dataset and model
+        files) is stored.
 
         - ``local``: a folder, ``storage_dir`` (the embedded default).
         - ``s3``: a bucket on any S3 API (AWS, MinIO, Ceph), see the ``s3_*`` options.
@@ -239,88 +258,34 @@ class MLLab(Configurable):
     ).tag(config=True)
 
     storage_dir = Unicode(
-        help="Folder for artifact content with ``storage = 'local'``. Defaults to ``<data_dir>/artifacts``.",
+        help="Short form of ``c.LocalStorage.root``. Defaults to ``<data_dir>/artifacts``.",
     ).tag(config=True)
 
-    @default("storage_dir")
-    def _default_storage_dir(self) -> str:
-        return str(Path(self.data_dir) / "artifacts")
-
     s3_endpoint_url = Unicode(
-        help="S3 endpoint the services talk to, e.g. ``http://minio:9000``. Empty means AWS.",
+        help="Short form of ``c.S3Storage.endpoint_url``, e.g. ``http://minio:9000``. Empty means AWS.",
     ).tag(config=True)
 
     s3_public_endpoint_url = Unicode(
         help="""
-        S3 endpoint that presigned URLs carry: what a browser or laptop outside the
-        cluster can reach.  Defaults to ``s3_endpoint_url``.
+        Short form of ``c.S3Storage.public_endpoint_url``: the S3 endpoint that presigned
+        URLs carry, what a browser or laptop outside the cluster can reach.  Defaults to
+        ``s3_endpoint_url``.
         """,
     ).tag(config=True)
 
-    s3_bucket = Unicode("mllab", help="Bucket that holds artifact content.").tag(config=True)
+    s3_bucket = Unicode(help="Short form of ``c.S3Storage.bucket``. Defaults to ``mllab``.").tag(config=True)
 
-    s3_stream = Bool(
-        False,
-        help="""
-        Send artifact bytes through the registry service instead of presigned S3 URLs.
-
-        For clients that cannot reach the S3 endpoint at all.  The service stages uploads
-        on its own disk (its memory stays bounded) and streams downloads.
-
-            c.MLLab.s3_stream = True
-        """,
-    ).tag(config=True)
-
-    s3_part_checksums = Bool(
-        True,
-        help="""
-        Have S3 check a CRC32 of every part of a presigned multipart upload.
-
-        The client declares each part's CRC32 when it starts an upload; the part URLs are
-        signed with it, so S3 refuses corrupted parts, and completing an upload is cheap
-        (S3 combines the part checksums instead of checksumming the whole object again).
-        Turn it off for S3-compatible stores without flexible-checksum support (the
-        ``x-amz-checksum-crc32`` header and ``ChecksumAlgorithm`` on multipart uploads).
-        The registry's sha256 check of every upload is made either way.
-
-            c.MLLab.s3_part_checksums = False
-        """,
-    ).tag(config=True)
-
-    upload_expiry = Integer(
-        24 * 3600,
-        help="""
-        Seconds an upload session of the registry stays open before it expires and what it
-        sent is dropped.
-
-            c.MLLab.upload_expiry = 6 * 3600
-        """,
-    ).tag(config=True)
-
-    registry_cleanup_interval = Integer(
-        600,
-        help="""
-        Seconds between the registry's cleanup runs: expiring abandoned upload sessions,
-        then removing blobs that no version references (0 turns cleanup off).
-        """,
-    ).tag(config=True)
-
-    registry_gc_grace = Integer(
-        3600,
-        help="""
-        Seconds an unreferenced blob is kept after an upload last counted on it, so pushes
-        in progress never lose content they were told is stored.
-        """,
-    ).tag(config=True)
-
-    s3_region = Unicode("us-east-1", help="Region of the S3 bucket.").tag(config=True)
+    s3_region = Unicode(help="Short form of ``c.S3Storage.region``. Defaults to ``us-east-1``.").tag(config=True)
 
     s3_access_key_id = Unicode(
-        help="S3 access key. Defaults to ``$AWS_ACCESS_KEY_ID`` (or boto3's own lookup).",
+        help="""
+        S3 access key, handed to the registry as ``$AWS_ACCESS_KEY_ID``.  Empty: boto3's own
+        lookup in the registry's environment (variables, credentials file, machine role).
+        """,
     ).tag(config=True)
 
     s3_secret_access_key = Unicode(
-        help="S3 secret key. Defaults to ``$AWS_SECRET_ACCESS_KEY`` (or boto3's own lookup).",
+        help="S3 secret key, handed to the registry as ``$AWS_SECRET_ACCESS_KEY`` (see ``s3_access_key_id``).",
     ).tag(config=True)
 
     allow_root = Bool(
@@ -408,3 +373,14 @@ class MLLab(Configurable):
         if proposal.value <= 0:
             raise ValueError("MLLab.idle_cull_interval requires a positive number of seconds")
         return proposal.value
+
+
+def installed_plugin(group: str, option: str, name: str) -> str:
+    """``name`` (lower-cased) if entry point group ``group`` has ``mllab-<name>``; else a clear error."""
+    installed = sorted(ep.name[len("mllab-") :] for ep in entry_points(group=group) if ep.name.startswith("mllab-"))
+    if name.lower() not in installed:
+        raise ValueError(
+            f"{option} = {name!r} is not installed: choose one of {', '.join(installed)} "
+            f"(the {group} entry points mllab-<name>)"
+        )
+    return name.lower()

@@ -143,13 +143,13 @@ class ServiceApp(Application):
 
     def make_web_app(self) -> WebApplication:
         routes = self.all_routes()
-        hub_auth = HubOAuth(cache_max_age=60)
+        # The handlers (ours and JupyterHub's OAuth callback) all use the singleton.
+        HubOAuth.instance(parent=self, cache_max_age=60)
         handlers = [(url_path_join(self.prefix, route.pattern), route.handler, route.kwargs) for route in routes]
         handlers.append((url_path_join(self.prefix, "oauth_callback"), HubOAuthCallbackHandler))
         return WebApplication(
             handlers,
             default_handler_class=NotFoundHandler,
-            hub_auth=hub_auth,
             service_name=self.name,
             openapi=openapi_document(f"ML Lab Hub {self.name}", self.version, self.prefix, routes),
             cookie_secret=os.urandom(32),

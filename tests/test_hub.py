@@ -19,6 +19,10 @@ def test_health_and_login_page(hub):
     assert "<title>ML Lab Hub</title>" in page.text
 
 
+def test_local_backend_warns_that_users_share_one_os_user(hub):
+    assert "users are not isolated from each other" in hub.log_path.read_text()
+
+
 def test_services_answer_health_and_openapi(hub):
     for name in ("registry", "deployments"):
         health = requests.get(hub.url + f"services/{name}/api/v1/health", timeout=5)

@@ -7,6 +7,7 @@ from copy import deepcopy
 import pytest
 from mllab.hub import configure
 from mllab.hub.hubconfig import admin_settings
+from mllab.hub.platform import MLLab
 from mllab.hub.services import BUILTIN, SERVICE_OPTIONS
 from mllab.services.app import ServiceApp
 from traitlets.config import Config
@@ -89,3 +90,16 @@ def test_external_service_is_proxied_not_started(tmp_path):
     assert "command" not in registry
     assert registry["url"] == "http://registry:8080"
     assert registry["oauth_no_confirm"] is True, "the platform's OAuth settings stay"
+
+
+@pytest.mark.parametrize(("option", "value", "installed"), [
+    ("backend", "nomad", "docker, kubernetes, local"),
+    ("auth", "ldap", "github, gitlab, native, oidc"),
+])
+def test_short_forms_of_plugins_name_what_is_installed(option, value, installed):
+    c = Config()
+    c.MLLab[option] = value
+    with pytest.raises(ValueError, match=f"MLLab.{option} = '{value}' is not installed: choose one of {installed}"):
+        MLLab(config=c)
+    c.MLLab[option] = installed.split(", ")[0].upper()
+    assert getattr(MLLab(config=c), option) == installed.split(", ")[0]

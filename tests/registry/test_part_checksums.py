@@ -52,8 +52,8 @@ def test_parts_are_signed_with_their_crc32_and_wrong_bytes_make_no_version(make_
 
 
 def test_without_part_checksums_the_crc32s_are_not_asked_for(make_team, s3_endpoint, unique):
-    """``s3_part_checksums = False`` (stores without flexible checksums): plain part URLs, no extra header."""
-    alice = make_team("s3", s3_endpoint=s3_endpoint, s3_part_checksums=False).registry("alice")
+    """``S3Storage.part_checksums = False`` (stores without flexible checksums): plain part URLs, no extra header."""
+    alice = make_team("s3", s3_endpoint=s3_endpoint, **{"S3Storage.part_checksums": False}).registry("alice")
     ref = f"users/alice/{unique('plain')}"
     files = {"big.bin": os.urandom(9 * 1024 * 1024), "small.txt": b"small"}
     upload = alice.start(ref, files).json()
