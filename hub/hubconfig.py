@@ -22,7 +22,7 @@ from .backends import backend_config
 from .culling import culler_role, culler_service
 from .platform import MLLab
 from .scopes import custom_scopes, roles
-from .services import service_declarations
+from .services import service_declarations, service_roles
 
 #: Where `configure` records what it derived, so that a second call (``mllab up`` derives
 #: again once its command line is applied over a config file that called `configure`)
@@ -51,7 +51,7 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
 
     services, extra_scopes = service_declarations(mllab, c)
     j.custom_scopes = custom_scopes(extra_scopes)
-    load_roles = roles([mllab.admin_user], mllab.admin_groups)
+    load_roles = roles([mllab.admin_user], mllab.admin_groups) + service_roles(services)
     culler = culler_service(mllab)
     if culler:
         services.append(culler)

@@ -15,8 +15,8 @@ from .services import BUILTIN
 def option_classes() -> list[type[Configurable]]:
     """`MLLab`, then each built-in service's application and the classes it configures."""
     classes: list[type[Configurable]] = [MLLab]
-    for app, _ in BUILTIN.values():
-        for cls in (app, *app.classes):
+    for builtin in BUILTIN.values():
+        for cls in (builtin.app, *builtin.app.classes):
             if cls not in classes:
                 classes.append(cls)
     return classes

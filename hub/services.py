@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 from copy import deepcopy
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -31,14 +32,29 @@ from ..services.registry.app import RegistryApp
 from .platform import MLLab
 from .scopes import SCOPES
 
-#: The built-in services: the application each runs and the custom scopes its OAuth tokens
-#: (browser logins) may carry, intersected with the user's.
-BUILTIN: dict[str, tuple[type[ServiceApp], list[str]]] = {
-    "registry": (
+
+@dataclass(frozen=True)
+class Builtin:
+    """A built-in service: the application it runs and its scopes."""
+
+    app: type[ServiceApp]
+    #: What its OAuth tokens (browser logins) may carry, intersected with the user's.
+    oauth_scopes: list[str]
+    #: What the service's own token may do: its least-privilege role.
+    own_scopes: list[str] = field(default_factory=list)
+
+
+BUILTIN: dict[str, Builtin] = {
+    "registry": Builtin(
         RegistryApp,
         [f"custom:{kind}:{action}" for kind in ("datasets", "models") for action in SCOPES[kind]],
     ),
-    "deployments": (DeploymentsApp, [f"custom:deployments:{action}" for action in SCOPES["deployments"]]),
+    "deployments": Builtin(
+        DeploymentsApp,
+        [f"custom:deployments:{action}" for action in SCOPES["deployments"]],
+        # It fetches the model versions it serves, once it has checked that the caller may read them.
+        own_scopes=["custom:models:read"],
+    ),
 }
 
 #: Local ports of the managed services unless ``MLLab.service_ports`` says otherwise
@@ -98,13 +114,13 @@ def s3_credentials(mllab: MLLab) -> dict[str, str]:
 def builtin_services(mllab: MLLab, c: Config) -> dict[str, dict[str, Any]]:
     """``registry`` and ``deployments``, run by the hub as ``python -m mllab.services.<name>``."""
     services = {}
-    for name, (app, allowed) in BUILTIN.items():
-        args, env = command_line(service_settings(mllab, c, app))
+    for name, builtin in BUILTIN.items():
+        args, env = command_line(service_settings(mllab, c, builtin.app))
         services[name] = {
             "command": [sys.executable, "-m", f"mllab.services.{name}", *args],
             "url": f"http://127.0.0.1:{mllab.service_ports.get(name, DEFAULT_PORTS[name])}",
             "environment": {**env, **s3_credentials(mllab)} if name == "registry" else env,
-            "oauth_client_allowed_scopes": list(allowed),
+            "oauth_client_allowed_scopes": list(builtin.oauth_scopes),
             "oauth_no_confirm": True,
         }
     return services
@@ -123,8 +139,23 @@ def service_declarations(mllab: MLLab, c: Config) -> tuple[list[dict], dict[str,
             platform = {key: value for key, value in platform.items() if key not in ("command", "environment")}
         services[name] = {**platform, **deepcopy(spec)}
     extra_scopes: dict[str, str] = {}
-    declarations = []
+    declarations: list[dict] = []
     for name, spec in services.items():
         extra_scopes.update(spec.pop("scopes", {}) or {})
         declarations.append({"name": name, **spec})
     return declarations, extra_scopes
+
+
+def service_roles(declarations: list[dict]) -> list[dict]:
+    """The least-privilege role of each declared built-in service that needs one."""
+    declared = {spec["name"] for spec in declarations}
+    return [
+        {
+            "name": f"{name}-service",
+            "description": f"What the {name} service itself may do.",
+            "scopes": list(builtin.own_scopes),
+            "services": [name],
+        }
+        for name, builtin in BUILTIN.items()
+        if builtin.own_scopes and name in declared
+    ]

@@ -77,7 +77,7 @@ def test_short_forms_are_passed_on_only_when_set(tmp_path):
 @pytest.mark.parametrize("option", sorted(SERVICE_OPTIONS))
 def test_each_short_form_names_a_real_service_trait(option):
     section, trait = SERVICE_OPTIONS[option].split(".")
-    classes = {cls.__name__: cls for app, _ in BUILTIN.values() for cls in (ServiceApp, app, *app.classes)}
+    classes = {cls.__name__: cls for b in BUILTIN.values() for cls in (ServiceApp, b.app, *b.app.classes)}
     assert section in classes, f"MLLab.{option} maps to an unknown class {section}"
     assert classes[section].class_traits(config=True).get(trait), f"{section}.{trait} is not a configurable trait"
 
@@ -103,3 +103,12 @@ def test_short_forms_of_plugins_name_what_is_installed(option, value, installed)
         MLLab(config=c)
     c.MLLab[option] = installed.split(", ")[0].upper()
     assert getattr(MLLab(config=c), option) == installed.split(", ")[0]
+
+
+def test_the_deployments_service_may_read_models_and_nothing_more(tmp_path):
+    c = Config()
+    c.MLLab.data_dir = str(tmp_path)
+    role = next(r for r in configure(c).JupyterHub.load_roles if r["name"] == "deployments-service")
+    assert (role["scopes"], role["services"]) == (["custom:models:read"], ["deployments"])
+    c.MLLab.services = {"deployments": None}
+    assert "deployments-service" not in [r["name"] for r in configure(c).JupyterHub.load_roles]

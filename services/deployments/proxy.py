@@ -1,0 +1,145 @@
+"""Calling a deployment: ``/services/deployments/endpoints/<namespace>/<name>/<path>``.
+
+The caller's hub token (or login cookie) must hold ``custom:deployments:invoke`` on the
+namespace; the request is then forwarded to the runtime and its answer streamed back.  The
+runtime's own port is never handed out: this route is the only way in.  The user's
+credentials stay here: neither the ``Authorization`` header nor the hub's cookies reach the
+runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httputil import HTTPHeaders
+
+from ..errors import APIError
+from ..handlers import APIHandler
+from ..openapi import operation
+
+log = logging.getLogger(__name__)
+
+#: Headers that belong to one connection (RFC 9110 7.6.1), or to the caller's hub session.
+_NOT_FORWARDED = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "host", "authorization", "cookie", "content-length",
+}
+#: Seconds a runtime may take to answer one request (models can be slow; streams are long).
+REQUEST_TIMEOUT = 300
+
+
+@dataclass
+class Target:
+    """Where a deployment's requests go, and whether it takes them now."""
+
+    url: str | None
+    status: str
+    last_access: datetime | None = None
+
+
+class Endpoints:
+    """The deployments' current targets, kept by the controller, read on every request.
+
+    In memory: a request must not wait for the database.  The controller sets a deployment's
+    target whenever its status or runtime changes (a rollout switches ``url`` in one step).
+    """
+
+    def __init__(self) -> None:
+        self._targets: dict[tuple[str, str], Target] = {}
+
+    def set(self, namespace: str, name: str, url: str | None, status: str) -> None:
+        previous = self._targets.get((namespace, name))
+        self._targets[(namespace, name)] = Target(url, status, previous.last_access if previous else None)
+
+    def remove(self, namespace: str, name: str) -> None:
+        self._targets.pop((namespace, name), None)
+
+    def get(self, namespace: str, name: str) -> Target | None:
+        return self._targets.get((namespace, name))
+
+    def touch(self, namespace: str, name: str) -> None:
+        target = self._targets.get((namespace, name))
+        if target:
+            target.last_access = datetime.now(timezone.utc)
+
+    def last_access(self, namespace: str, name: str) -> datetime | None:
+        target = self._targets.get((namespace, name))
+        return target.last_access if target else None
+
+
+class EndpointHandler(APIHandler):
+    """Forwards any method to the deployment's runtime, after the invoke check."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    #: One client for all forwarded requests, with room for many at once (the default is 10).
+    _http: AsyncHTTPClient | None = None
+
+    @classmethod
+    def http(cls) -> AsyncHTTPClient:
+        if cls._http is None:
+            cls._http = AsyncHTTPClient(force_instance=True, max_clients=256)
+        return cls._http
+
+    @operation("Call the deployment: forwarded to its runtime (OIP v2 or MLflow invocations for models).",
+               scope="custom:deployments:invoke")
+    async def _forward(self, owner_kind: str, owner: str, name: str, path: str = "") -> None:
+        namespace = f"{owner_kind}/{owner}"
+        self.require("deployments", "invoke", namespace)
+        endpoints: Endpoints = self.settings["endpoints"]
+        target = endpoints.get(namespace, name)
+        if target is None:
+            raise APIError(404, f"No deployment {namespace}/{name}.")
+        if target.status != "ready" or not target.url:
+            raise APIError(503, f"Deployment {namespace}/{name} is {target.status}, not ready: "
+                                "see its status and logs, or start it.")
+        endpoints.touch(namespace, name)
+        url = target.url.rstrip("/") + "/" + path
+        if self.request.query:
+            url += "?" + self.request.query
+        headers = HTTPHeaders({k: v for k, v in self.request.headers.get_all() if k.lower() not in _NOT_FORWARDED})
+        headers["X-Forwarded-Prefix"] = self.request.path[: len(self.request.path) - len(path)]
+        response_started = False
+
+        def on_header(line: str) -> None:
+            nonlocal response_started
+            if line.startswith("HTTP/"):
+                status = int(line.split(" ", 2)[1])
+                if status == 100:
+                    return
+                self.clear()
+                self.clear_header("Content-Type")
+                self.set_status(status)
+                response_started = True
+            elif line.strip() and response_started:
+                key, value = (part.strip() for part in line.split(":", 1))
+                if key.lower() == "set-cookie":
+                    self.add_header(key, value)
+                elif key.lower() not in _NOT_FORWARDED:
+                    self.set_header(key, value)
+
+        def on_chunk(chunk: bytes) -> None:
+            self.write(chunk)
+            self.flush()
+
+        body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
+        if body is None and self.request.method in ("POST", "PUT", "PATCH"):
+            body = b""
+        request = HTTPRequest(
+            url, method=self.request.method, headers=headers, body=body,
+            header_callback=on_header, streaming_callback=on_chunk,
+            request_timeout=REQUEST_TIMEOUT, follow_redirects=False, decompress_response=False,
+            allow_nonstandard_methods=True,
+        )
+        try:
+            await self.http().fetch(request, raise_error=False)
+        except (OSError, HTTPClientError) as e:
+            if response_started:
+                raise
+            log.warning("Deployment %s/%s did not answer %s %s: %s", namespace, name, self.request.method, path, e)
+            raise APIError(502, f"Deployment {namespace}/{name} did not answer: {e}") from None
+        self.finish()
+
+    get = head = post = put = patch = delete = options = _forward
