@@ -27,6 +27,9 @@ c.MLLab.auth = "native"
 # c.MLLab.s3_endpoint_url = "http://minio:9000"
 # c.MLLab.s3_bucket = "mllab"
 
+# A service's own options are set on its classes (python -m mllab.hub.options lists them).
+# c.RegistryApp.upload_expiry = 6 * 3600
+
 # Where the hub listens.
 c.JupyterHub.bind_url = "http://127.0.0.1:8000"
 
