@@ -10,6 +10,10 @@ import os
 import sys
 from importlib.metadata import version
 
+#: The verbs that talk to a running hub (``mllab.client.commands.COMMANDS``; kept here so that
+#: ``mllab up`` and ``--version`` import no client code).
+CLIENT_COMMANDS = ("datasets", "models", "deploy", "deployments", "predict", "jobs")
+
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
@@ -22,21 +26,25 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] in (["--version"], ["-V"]):
         print(f"mllab {version('mllab')}")
         return
-    if argv[:1] in (["datasets"], ["models"]):
+    if argv[:1] and argv[0] in CLIENT_COMMANDS:
         sys.exit(run_client_command(argv))
     print(
         "usage: mllab <command> [options]\n\n"
         "commands:\n"
-        "  up        run ML Lab Hub on this machine (mllab up --help)\n"
-        "  datasets  push, pull and manage datasets (mllab datasets --help)\n"
-        "  models    register, pull and manage models (mllab models --help)\n",
+        "  up           run ML Lab Hub on this machine (mllab up --help)\n"
+        "  datasets     push, pull and manage datasets (mllab datasets --help)\n"
+        "  models       register, pull and manage models (mllab models --help)\n"
+        "  deploy       serve a registered model, or run a service (mllab deploy --help)\n"
+        "  deployments  list and operate deployments (mllab deployments --help)\n"
+        "  predict      send a JSON payload to a deployed model (mllab predict --help)\n"
+        "  jobs         run programs to completion, now or on a schedule (mllab jobs --help)\n",
         file=sys.stderr,
     )
     sys.exit(0 if argv[:1] in (["-h"], ["--help"]) else 2)
 
 
 def run_client_command(argv: list[str]) -> int:
-    """Run ``mllab datasets|models ...``; errors are one line on stderr and exit status 1.
+    """Run a client command (``mllab datasets|models|deploy|...``); errors are one line on stderr and exit 1.
 
     ``MLLAB_DEBUG=1`` logs every request and shows tracebacks.
     """
@@ -52,7 +60,7 @@ def run_client_command(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         with Client(workers=args.workers) as client:
-            args.run(getattr(client, args.command), args)
+            args.run(getattr(client, getattr(args, "api", None) or args.command), args)
     except (KeyboardInterrupt, Interrupted):
         print("mllab: interrupted; run the same command again to resume.", file=sys.stderr)
         return 130

@@ -7,7 +7,9 @@ from functools import cached_property
 
 from .artifacts import Datasets, Models
 from .config import Settings, settings_from_env
+from .deployments import Deployments
 from .http import HubSession
+from .jobs import Jobs
 from .resume import ResumeStore, cache_dir
 
 
@@ -21,6 +23,8 @@ class Client:
     >>> client = Client()
     >>> client.datasets.push("./data", "iris")
     >>> client.datasets.pull("users/alice/iris@latest", "./iris")
+    >>> client.deployments.create(model="users/alice/churn@production", wait=True)
+    >>> client.deployments.predict("churn", {"dataframe_records": [{"age": 42}]})
 
     ``workers`` is the number of parallel transfers (and hashing threads).
     """
@@ -33,6 +37,8 @@ class Client:
         self.resume_store = ResumeStore(cache_dir(env))
         self.datasets = Datasets(self)
         self.models = Models(self)
+        self.deployments = Deployments(self)
+        self.jobs = Jobs(self)
 
     @cached_property
     def user(self) -> dict:

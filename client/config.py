@@ -2,7 +2,9 @@
 
 Inside a workspace JupyterHub sets ``JUPYTERHUB_API_URL`` and ``JUPYTERHUB_API_TOKEN`` (and the
 platform adds ``MLLAB_URL`` / ``MLLAB_REGISTRY_URL``); on a laptop people set ``MLLAB_URL`` and
-``MLLAB_TOKEN`` (a token from ``<hub>/hub/token``).
+``MLLAB_TOKEN`` (a token from ``<hub>/hub/token``). The deployments service is always
+``<hub>/services/deployments/``: its endpoints are reached through the hub's proxy, so it has no
+address of its own to configure.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ class Settings:
     hub_api_url: str
     registry_url: str
     token: str
+
+    @property
+    def deployments_url(self) -> str:
+        """The deployments service, ``<hub>/services/deployments/``: always behind the hub's own proxy."""
+        return self.hub_url + "services/deployments/"
 
 
 def _with_slash(url: str) -> str:

@@ -1,12 +1,22 @@
-"""The ``mllab`` verbs that talk to a running hub: ``mllab datasets ...``, ``mllab models ...``."""
+"""The ``mllab`` verbs that talk to a running hub: ``datasets``, ``models``, ``deploy``, ``deployments``,
+``predict`` and ``jobs``.
+
+Each verb's parser sets ``run(api, args)``; ``api`` is the client's attribute named by the ``api``
+default where a verb sets one (``deploy`` and ``predict`` work on ``client.deployments``), else by
+the command (``client.datasets``, ``client.jobs``, ...).
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from .artifacts import add_kind
+from .deployments import CheckedParser, add_deploy, add_deployments, add_predict
+from .jobs import add_jobs
 
 KINDS = ("datasets", "models")
+#: Every command of the parser (``mllab <command>``), for the launcher to hand them here.
+COMMANDS = (*KINDS, "deploy", "deployments", "predict", "jobs")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="ML Lab Hub. Talks to the hub at $MLLAB_URL with $MLLAB_TOKEN (or, inside a workspace, "
         "$JUPYTERHUB_API_URL with $JUPYTERHUB_API_TOKEN).",
     )
-    commands = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="<command>", required=True,
+                                     parser_class=CheckedParser)
     for kind in KINDS:
         add_kind(commands, kind)
+    add_deploy(commands)
+    add_deployments(commands)
+    add_predict(commands)
+    add_jobs(commands)
     return parser

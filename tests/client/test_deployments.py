@@ -1,0 +1,395 @@
+"""``client.deployments`` against a small recording HTTP server: the requests it sends, what it makes of the answers.
+
+``FakeService`` stands in for the hub's ``/hub/api/user`` and the deployments service's REST API
+and endpoints (services/deployments/API.md); it is a real HTTP server on 127.0.0.1, so the client's
+whole HTTP path (session, token header, errors, streaming) runs as it does against a hub. The same
+flows against the real service are in ``test_deployments_cli.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from mllab.client import Client, RefError, RegistryError
+from mllab.client import deployments as deployments_module
+from mllab.client.deployments import DeploymentFailed, SpecError, WaitTimeout
+
+API = "/services/deployments/api/v1/"
+ENDPOINTS = "/services/deployments/endpoints/"
+
+
+@dataclass
+class Answer:
+    """One scripted answer: JSON (``body``), plain text (``text``), or a chunked stream of lines (``stream``:
+    strings are sent as lines, a ``threading.Event`` is waited for before going on)."""
+
+    status: int = 200
+    body: Any = None
+    text: str | None = None
+    stream: list | None = None
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {k: v[0] for k, v in self.query.items()}
+
+
+@dataclass
+class FakeService:
+    """Answers scripted per ``(method, path)``, in order, the last one repeated; records every request."""
+
+    routes: dict[tuple[str, str], list[Answer]] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    user: str = "alice"
+
+    def __post_init__(self) -> None:
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _handle(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw
+                service.requests.append(Recorded(self.command, parts.path, parse_qs(parts.query),
+                                                 dict(self.headers), body))
+                self._answer(service.answer_for(self.command, parts.path))
+
+            def _answer(self, answer: Answer) -> None:
+                if answer.stream is not None:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", "text/plain; charset=utf-8")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    for item in answer.stream:
+                        if isinstance(item, threading.Event):
+                            item.wait(10)
+                            continue
+                        data = (item + "\n").encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.close_connection = True
+                    return
+                if answer.text is not None:
+                    data, kind = answer.text.encode(), "text/plain; charset=utf-8"
+                elif answer.body is None and answer.status == 204:
+                    data, kind = b"", "application/json"
+                else:
+                    data, kind = json.dumps(answer.body).encode(), "application/json"
+                self.send_response(answer.status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.on("GET", "/hub/api/user", Answer(body={"name": self.user, "groups": [], "scopes": []}))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def on(self, method: str, path: str, *answers: Answer) -> None:
+        self.routes[(method, path)] = list(answers)
+
+    def answer_for(self, method: str, path: str) -> Answer:
+        answers = self.routes.get((method, path))
+        if not answers:
+            return Answer(404, {"error": "not_found", "message": f"no route {method} {path} in the fake"})
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    def sent(self, method: str | None = None, path: str | None = None) -> list[Recorded]:
+        return [r for r in self.requests if (method is None or r.method == method) and
+                (path is None or r.path == path) and r.path != "/hub/api/user"]
+
+    def __enter__(self) -> FakeService:
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def deployment(name: str = "churn", status: str = "pending", namespace: str = "users/alice", **extra) -> dict:
+    """A Deployment as API.md describes it."""
+    full_name = f"{namespace}/{name}"
+    return {"namespace": namespace, "name": name, "full_name": full_name, "kind": "model",
+            "model": f"{full_name}@production", "model_version": 3, "image": None, "command": None, "env": {},
+            "port": None, "resources": {}, "replicas": 1, "status": status, "message": None, "desired": "running",
+            "url": f"/services/deployments/endpoints/{full_name}/", "created_at": "2026-01-02T03:04:05Z",
+            "updated_at": "2026-01-02T03:04:05Z", "created_by": "alice", "last_access": None, "idle_timeout": 0,
+            **extra}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeService]:
+    with FakeService() as service:
+        yield service
+
+
+@pytest.fixture
+def client(fake, tmp_path) -> Iterator[Client]:
+    with Client(fake.url, "secret-token", env={"MLLAB_CACHE_DIR": str(tmp_path)}) as c:
+        yield c
+
+
+# -- creating ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("kwargs", "body"),
+    [
+        pytest.param({"model": "churn@production"}, {"model": "users/alice/churn@production"},
+                     id="plain-model-name-is-the-callers"),
+        pytest.param({"model": "groups/vision/cnn:3", "image": "ghcr.io/acme/torch-serving:2", "cpu": 1.5,
+                      "memory": "2G", "gpus": 1, "env": {"MODE": "fast"}, "idle_timeout": 600},
+                     {"model": "groups/vision/cnn:3", "image": "ghcr.io/acme/torch-serving:2",
+                      "resources": {"cpu_limit": 1.5, "mem_limit": "2G", "gpus": 1}, "env": {"MODE": "fast"},
+                      "idle_timeout": 600}, id="model-with-image-and-resources"),
+        pytest.param({"model": "users/bob/churn@staging", "name": "churn-staging"},
+                     {"model": "users/bob/churn@staging", "name": "churn-staging"}, id="model-renamed"),
+        pytest.param({"model": "churn@production", "name": "groups/vision/churn"},
+                     {"model": "users/alice/churn@production", "namespace": "groups/vision", "name": "churn"},
+                     id="model-into-a-team-namespace"),
+        pytest.param({"model": "churn@production", "namespace": "groups/vision"},
+                     {"model": "users/alice/churn@production", "namespace": "groups/vision"}, id="namespace-only"),
+        pytest.param({"name": "web", "command": "python -m http.server '$PORT'", "port": 8000, "replicas": 2},
+                     {"namespace": "users/alice", "name": "web", "command": ["python", "-m", "http.server", "$PORT"],
+                      "port": 8000, "replicas": 2}, id="service-from-a-command-string"),
+        pytest.param({"name": "web", "namespace": "groups/vision", "image": "nginx:1.27", "command": ["nginx", "-g",
+                      "daemon off;"], "port": 80, "memory": 536870912},
+                     {"namespace": "groups/vision", "name": "web", "image": "nginx:1.27",
+                      "command": ["nginx", "-g", "daemon off;"], "port": 80, "resources": {"mem_limit": 536870912}},
+                     id="service-from-an-image"),
+    ],
+)
+def test_create_sends_the_spec_of_api_md(fake, client, kwargs, body):
+    fake.on("POST", API + "deployments", Answer(201, deployment()))
+    assert client.deployments.create(**kwargs)["status"] == "pending"
+    [sent] = fake.sent("POST")
+    assert sent.path == API + "deployments"
+    assert sent.body == body
+    assert sent.headers["Authorization"] == "token secret-token"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"model": "churn", "port": 8000}, "takes no port", id="model-with-port"),
+        pytest.param({"model": "churn", "command": "python x.py", "replicas": 2}, "takes no command, replicas",
+                     id="model-with-command"),
+        pytest.param({}, "Give a model to deploy, or a name", id="nothing"),
+        pytest.param({"name": "web", "port": 80}, "needs an image or a command", id="service-without-program"),
+        pytest.param({"name": "web", "command": "x"}, "needs the port", id="service-without-port"),
+        pytest.param({"name": "web", "command": "", "port": 80}, "command is empty", id="empty-command"),
+        pytest.param({"name": "Web_1", "command": "x", "port": 80}, "'Web_1' is not valid", id="bad-name"),
+        pytest.param({"name": "users/bob/web", "namespace": "users/alice", "command": "x", "port": 80},
+                     "not in the namespace given", id="two-namespaces"),
+        pytest.param({"model": "churn:zero"}, "is not valid", id="bad-model-ref"),
+    ],
+)
+def test_create_refuses_what_cannot_be_sent(fake, client, kwargs, message):
+    with pytest.raises((SpecError, RefError), match=message):
+        client.deployments.create(**kwargs)
+    assert fake.sent("POST") == []
+
+
+def test_create_and_wait_answers_the_ready_deployment(fake, client, monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    fake.on("POST", API + "deployments", Answer(201, deployment()))
+    fake.on("GET", API + "deployments/users/alice/churn", Answer(body=deployment(status="starting")),
+            Answer(body=deployment(status="ready")))
+    assert client.deployments.create("churn@production", wait=True, progress=False)["status"] == "ready"
+    assert len(fake.sent("GET", API + "deployments/users/alice/churn")) == 2
+
+
+# -- references --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("churn@production", "names a version", id="alias"),
+        pytest.param("users/alice/churn:3", "names a version", id="number"),
+        pytest.param("teams/x/churn", "Namespace 'teams/x' is not valid", id="bad-namespace"),
+        pytest.param("Churn", "lowercase", id="uppercase"),
+        pytest.param("a" * 41, "at most|1-40", id="too-long"),
+        pytest.param("-churn", "starting and ending", id="leading-dash"),
+    ],
+)
+def test_bad_deployment_references_are_refused_before_sending(fake, client, text, message):
+    with pytest.raises(RefError, match=message):
+        client.deployments.get(text)
+    assert fake.sent() == []
+
+
+def test_plain_names_are_in_the_callers_namespace(fake, client):
+    fake.on("GET", API + "deployments/users/alice/churn", Answer(body=deployment()))
+    fake.on("GET", API + "deployments/groups/vision/cnn", Answer(body=deployment("cnn", namespace="groups/vision")))
+    client.deployments.get("churn")
+    client.deployments.get("groups/vision/cnn/")
+    assert [r.path for r in fake.sent()] == [API + "deployments/users/alice/churn",
+                                             API + "deployments/groups/vision/cnn"]
+    assert sum(r.path == "/hub/api/user" for r in fake.requests) == 1, "who the caller is is asked once"
+
+
+# -- operating ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("action", ["start", "stop", "restart", "rollout"])
+def test_actions_post_to_their_route(fake, client, action):
+    path = f"{API}deployments/users/alice/churn/{action}"
+    fake.on("POST", path, Answer(body=deployment(status="starting")))
+    assert getattr(client.deployments, action)("churn")["status"] == "starting"
+    assert [(r.method, r.path, r.body) for r in fake.sent()] == [("POST", path, None)]
+
+
+def test_delete(fake, client):
+    fake.on("DELETE", API + "deployments/groups/vision/cnn", Answer(204))
+    assert client.deployments.delete("groups/vision/cnn") is None
+    assert [r.method for r in fake.sent()] == ["DELETE"]
+
+
+def test_list_pages_through_everything(fake, client, monkeypatch):
+    monkeypatch.setattr(deployments_module, "PAGE", 2)
+    items = [deployment(f"d{i}") for i in range(3)]
+    fake.on("GET", API + "deployments", Answer(body={"items": items[:2], "total": 3, "limit": 2, "offset": 0}),
+            Answer(body={"items": items[2:], "total": 3, "limit": 2, "offset": 2}))
+    assert [d["name"] for d in client.deployments.list(namespace="groups/vision/")] == ["d0", "d1", "d2"]
+    assert [r.params for r in fake.sent()] == [{"namespace": "groups/vision", "limit": "2", "offset": "0"},
+                                               {"namespace": "groups/vision", "limit": "2", "offset": "2"}]
+
+
+def test_wait_says_why_it_failed(fake, client, monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    fake.on("GET", API + "deployments/users/alice/churn", Answer(body=deployment(status="starting")),
+            Answer(body=deployment(status="failed", message="model server exited with 1")))
+    with pytest.raises(DeploymentFailed, match=r"users/alice/churn failed: model server exited with 1\. Its log: "
+                                                r"mllab deployments logs users/alice/churn"):
+        client.deployments.wait("churn", progress=False)
+
+
+def test_wait_for_a_stopped_deployment_to_be_ready_says_how_to_start_it(fake, client):
+    fake.on("GET", API + "deployments/users/alice/churn", Answer(body=deployment(status="stopped", desired="stopped")))
+    with pytest.raises(DeploymentFailed, match="mllab deployments start users/alice/churn"):
+        client.deployments.wait("churn", progress=False)
+
+
+def test_wait_gives_up_after_its_timeout(fake, client):
+    fake.on("GET", API + "deployments/users/alice/churn", Answer(body=deployment(status="starting")))
+    started = time.monotonic()
+    with pytest.raises(WaitTimeout, match="still starting after 1 s"):
+        client.deployments.wait("churn", timeout=0.6, progress=False, interval=0.1)
+    assert time.monotonic() - started < 5
+
+
+def test_wait_for_another_status(fake, client):
+    fake.on("GET", API + "deployments/users/alice/churn", Answer(body=deployment(status="stopped",
+                                                                                  desired="stopped")))
+    assert client.deployments.wait("churn", status="stopped", progress=False)["status"] == "stopped"
+    with pytest.raises(SpecError, match="not one of"):
+        client.deployments.wait("churn", status="running")
+
+
+# -- logs --------------------------------------------------------------------------------------------
+
+def test_logs_with_tail(fake, client):
+    fake.on("GET", API + "deployments/users/alice/churn/logs", Answer(text="one\ntwo\n"))
+    assert client.deployments.logs("churn", tail=2) == "one\ntwo\n"
+    assert fake.sent()[0].params == {"tail": "2"}
+
+
+def test_followed_logs_arrive_line_by_line_as_they_come(fake, client):
+    """The second line is only sent once the test has read the first: lines are not held back."""
+    first_read = threading.Event()
+    fake.on("GET", API + "deployments/users/alice/churn/logs",
+            Answer(stream=["starting server", first_read, "listening on 8080", "bye é"]))
+    lines = client.deployments.logs("churn", follow=True)
+    assert next(lines) == "starting server"
+    first_read.set()
+    assert list(lines) == ["listening on 8080", "bye é"]
+    assert fake.sent()[0].params == {"follow": "1"}
+
+
+# -- calling -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("protocol", "path", "payload", "answer"),
+    [
+        pytest.param("mlflow", ENDPOINTS + "users/alice/churn/invocations",
+                     {"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}}, {"predictions": [1]}, id="mlflow"),
+        pytest.param("v2", ENDPOINTS + "users/alice/churn/v2/models/churn/infer",
+                     {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]}]},
+                     {"model_name": "churn", "outputs": [{"name": "predict", "shape": [1], "datatype": "INT64",
+                                                          "data": [1]}]}, id="v2"),
+    ],
+)
+def test_predict_posts_to_the_endpoint_with_the_token(fake, client, protocol, path, payload, answer):
+    fake.on("POST", path, Answer(body=answer))
+    assert client.deployments.predict("churn", payload, protocol=protocol) == answer
+    [sent] = fake.sent()
+    assert (sent.path, sent.body, sent.headers["Authorization"]) == (path, payload, "token secret-token")
+
+
+def test_predict_errors_carry_the_services_message(fake, client):
+    fake.on("POST", ENDPOINTS + "users/alice/churn/invocations",
+            Answer(503, {"error": "not_ready", "message": "users/alice/churn is starting; try again shortly."}))
+    with pytest.raises(RegistryError) as info:
+        client.deployments.predict("churn", {"inputs": [[1]]})
+    assert (info.value.status, info.value.error) == (503, "not_ready")
+    assert info.value.message == "users/alice/churn is starting; try again shortly."
+    with pytest.raises(SpecError, match="not one of mlflow, v2"):
+        client.deployments.predict("churn", {}, protocol="grpc")
+
+
+def test_service_errors_carry_the_services_message(fake, client):
+    fake.on("POST", API + "deployments", Answer(403, {"error": "forbidden", "message": "alice may not read model "
+                                                                                       "users/bob/churn"}))
+    with pytest.raises(RegistryError, match=r"alice may not read model users/bob/churn \(403 forbidden\)"):
+        client.deployments.create("users/bob/churn@production")
+
+
+@pytest.mark.parametrize(
+    ("hub", "url", "endpoint"),
+    [
+        pytest.param("http://127.0.0.1:8000/", "/services/deployments/endpoints/users/alice/churn/",
+                     "http://127.0.0.1:8000/services/deployments/endpoints/users/alice/churn/", id="root"),
+        pytest.param("https://x.org/lab/", "/lab/services/deployments/endpoints/users/alice/churn/",
+                     "https://x.org/lab/services/deployments/endpoints/users/alice/churn/", id="hub-under-a-prefix"),
+        pytest.param("https://x.org/lab/", None,
+                     "https://x.org/lab/services/deployments/endpoints/users/alice/churn/", id="no-url-in-answer"),
+    ],
+)
+def test_endpoint_urls(tmp_path, hub, url, endpoint):
+    with Client(hub, "t", env={"MLLAB_CACHE_DIR": str(tmp_path)}) as c:
+        assert c.deployments.url_of(deployment(url=url)) == endpoint
+        assert c.deployments.endpoint_url("users/alice/churn") == (
+            hub + "services/deployments/endpoints/users/alice/churn/")
+        assert c.settings.deployments_url == hub + "services/deployments/"
