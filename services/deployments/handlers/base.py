@@ -1,0 +1,120 @@
+"""What every deployments handler shares: the service's parts, namespace checks, paging, logs, 503s."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from tornado.iostream import StreamClosedError
+
+from ...errors import APIError
+from ...handlers import APIHandler
+from ..controller import Controller
+from ..db import Database
+from ..fetch import ModelFetcher
+from ..runtimes.base import RuntimeUnavailable
+from ..validation import Settings, check_name, check_namespace
+
+MAX_LIMIT = 500
+DEFAULT_TAIL = 200
+MAX_TAIL = 100_000
+
+
+@dataclass
+class Service:
+    """The parts of the running service the handlers use (``settings["deployments"]``)."""
+
+    db: Database
+    controller: Controller
+    fetcher: ModelFetcher | None
+    checks: Settings
+    prefix: str
+
+
+class DeploymentsBaseHandler(APIHandler):
+    log = logging.getLogger(__name__)
+
+    @property
+    def service(self) -> Service:
+        return self.settings["deployments"]
+
+    @property
+    def user(self) -> str:
+        return self.current_user["name"]
+
+    def target(self, owner_kind: str, owner: str, name: str, action: str) -> str:
+        """Check the path's namespace, the caller's right to ``action`` there, and the name; the namespace."""
+        namespace = check_namespace(f"{owner_kind}/{owner}")
+        self.require("deployments", action, namespace)
+        check_name(name)
+        return namespace
+
+    def namespaces(self) -> set[str] | None:
+        """The namespaces a list covers: ``?namespace=`` (checked), else all the caller may read."""
+        namespace = self.get_query_argument("namespace", None)
+        if namespace is not None:
+            self.require("deployments", "read", check_namespace(namespace))
+            return {namespace}
+        namespaces = self.permissions.readable_namespaces("deployments")
+        if namespaces == set():
+            raise APIError(403, f"{self.user} may not read any deployments (needs custom:deployments:read).")
+        return namespaces
+
+    def paging(self) -> tuple[int, int]:
+        try:
+            limit = int(self.get_query_argument("limit", "50"))
+            offset = int(self.get_query_argument("offset", "0"))
+        except ValueError:
+            raise APIError(400, "limit and offset must be integers.") from None
+        if not 1 <= limit <= MAX_LIMIT or offset < 0:
+            raise APIError(400, f"limit must be 1-{MAX_LIMIT} and offset at least 0.")
+        return limit, offset
+
+    def log_options(self) -> tuple[int, bool]:
+        """``?tail=`` (lines, default 200) and ``?follow=1``."""
+        try:
+            tail = int(self.get_query_argument("tail", str(DEFAULT_TAIL)))
+        except ValueError:
+            raise APIError(400, "tail must be a number of lines.") from None
+        if not 1 <= tail <= MAX_TAIL:
+            raise APIError(400, f"tail must be 1-{MAX_TAIL} lines.")
+        follow = self.get_query_argument("follow", "0")
+        if follow not in ("0", "1", "true", "false"):
+            raise APIError(400, "follow must be 1 or 0.")
+        return tail, follow in ("1", "true")
+
+    async def write_text(self, text: str, stream: AsyncIterator[str] | None = None) -> None:
+        """Answer ``text/plain``: ``text``, or what ``stream`` yields until it ends or the client goes."""
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        if stream is None:
+            self.finish(text)
+            return
+        try:
+            async for chunk in stream:
+                self.write(chunk)
+                await self.flush()
+        except StreamClosedError:
+            self.log.debug("Log follower of %s went away", self.request.path)
+            return
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
+        self.finish()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, RuntimeUnavailable):
+            self.set_status(503)
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish({"error": "unavailable", "message": f"The runtime backend cannot be reached: {exc}"})
+            return
+        super().write_error(status_code, **kwargs)
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, RuntimeUnavailable):
+            self.log.warning("%s %s: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)

@@ -1,0 +1,158 @@
+"""``/jobs``: commands or images run to completion, now or on a cron schedule, and their runs."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from ...errors import APIError
+from ...openapi import operation
+from ..controller import next_cron_time
+from ..models import Job, JobRun
+from ..store import create_job, get_job, get_run, job_runs, list_jobs
+from ..validation import job_spec
+from ..views import JOB_RUNS_SHOWN, job_view, page, run_view
+from .base import DeploymentsBaseHandler
+
+_JOB = "/{owner_kind}/{owner}/{name}"
+
+
+def _list(session: Session, namespaces: set[str] | None, limit: int, offset: int) -> dict:
+    items, total = list_jobs(session, namespaces, limit, offset)
+    return page([job_view(job) for job in items], total, limit, offset)
+
+
+def _job(session: Session, namespace: str, name: str) -> dict:
+    job = get_job(session, namespace, name)
+    runs, _ = job_runs(session, job.id, JOB_RUNS_SHOWN)
+    return job_view(job, runs)
+
+
+def _runs(session: Session, namespace: str, name: str, limit: int, offset: int) -> dict:
+    job = get_job(session, namespace, name)
+    runs, total = job_runs(session, job.id, limit, offset)
+    return page([run_view(run, job) for run in runs], total, limit, offset)
+
+
+def _run(session: Session, namespace: str, name: str, number: int) -> tuple[Job, JobRun]:
+    job = get_job(session, namespace, name)
+    return job, get_run(session, job.id, number)
+
+
+def run_number(text: str) -> int:
+    if not text.isdigit() or len(text) > 9 or int(text) < 1:
+        raise APIError(400, f"run number {text!r} must be a positive integer.")
+    return int(text)
+
+
+class JobsHandler(DeploymentsBaseHandler):
+    @operation("List the jobs the caller may read (?namespace=, ?limit=, ?offset=).",
+               scope="custom:deployments:read", tags=["jobs"])
+    async def get(self) -> None:
+        namespaces = self.namespaces()
+        limit, offset = self.paging()
+        self.write_json(await self.service.db.run(_list, namespaces, limit, offset))
+
+    @operation(
+        "Create a job ({\"namespace\", \"name\", \"command\"|\"image\", \"env\"?, \"resources\"?, \"schedule\"?}); "
+        "without a schedule its first run starts now. 409 if the name is taken.",
+        scope="custom:deployments:write", tags=["jobs"], responses={"201": {"description": "Created"}},
+    )
+    async def post(self) -> None:
+        fields = job_spec(self.get_json_body(), self.service.checks)
+        self.require("deployments", "write", fields["namespace"])
+        controller = self.service.controller
+        next_run = next_cron_time(fields["schedule"], controller.clock()) if fields["schedule"] else None
+        job = await self.service.db.run(create_job, fields, self.user, next_run)
+        self.log.info("%s created job %s%s", self.user, job.full_name,
+                      f" on schedule {job.schedule!r}" if job.schedule else "")
+        runs = []
+        if not job.schedule:
+            runs = [(await controller.run_job(job.id, "manual"))[1]]
+        self.write_json(job_view(job, runs), status=201)
+
+
+class OneJob(DeploymentsBaseHandler):
+    """A route of one job (no methods of its own)."""
+
+    def job_namespace(self, owner_kind: str, owner: str, name: str, action: str) -> str:
+        return self.target(owner_kind, owner, name, action)
+
+
+class JobHandler(OneJob):
+    @operation("Get a job, with its 20 newest runs.", scope="custom:deployments:read", tags=["jobs"])
+    async def get(self, owner_kind: str, owner: str, name: str) -> None:
+        namespace = self.job_namespace(owner_kind, owner, name, "read")
+        self.write_json(await self.service.db.run(_job, namespace, name))
+
+    @operation("Delete a job: its running runs are cancelled, then the job and its history go.",
+               scope="custom:deployments:write", tags=["jobs"], responses={"204": {"description": "Deleted"}})
+    async def delete(self, owner_kind: str, owner: str, name: str) -> None:
+        namespace = self.job_namespace(owner_kind, owner, name, "write")
+        job = await self.service.db.run(get_job, namespace, name)
+        await self.service.controller.delete_job(job)
+        self.log.info("%s deleted job %s", self.user, job.full_name)
+        self.set_status(204)
+        self.finish()
+
+
+class RunsHandler(OneJob):
+    @operation("The job's runs, newest first (?limit=, ?offset=).", scope="custom:deployments:read", tags=["jobs"])
+    async def get(self, owner_kind: str, owner: str, name: str) -> None:
+        namespace = self.job_namespace(owner_kind, owner, name, "read")
+        limit, offset = self.paging()
+        self.write_json(await self.service.db.run(_runs, namespace, name, limit, offset))
+
+    @operation("Run the job now.", scope="custom:deployments:write", tags=["jobs"],
+               responses={"201": {"description": "Created"}})
+    async def post(self, owner_kind: str, owner: str, name: str) -> None:
+        namespace = self.job_namespace(owner_kind, owner, name, "write")
+        job = await self.service.db.run(get_job, namespace, name)
+        job, run = await self.service.controller.run_job(job.id, "manual")
+        self.write_json(run_view(run, job), status=201)
+
+
+class RunHandler(OneJob):
+    @operation("Get one run of the job.", scope="custom:deployments:read", tags=["jobs"])
+    async def get(self, owner_kind: str, owner: str, name: str, number: str) -> None:
+        namespace = self.job_namespace(owner_kind, owner, name, "read")
+        job, run = await self.service.db.run(_run, namespace, name, run_number(number))
+        self.write_json(run_view(run, job))
+
+
+class RunLogsHandler(OneJob):
+    @operation("A run's output as text/plain: ?tail= lines (default 200), ?follow=1 streams it while it runs.",
+               scope="custom:deployments:read", tags=["jobs"])
+    async def get(self, owner_kind: str, owner: str, name: str, number: str) -> None:
+        tail, follow = self.log_options()
+        namespace = self.job_namespace(owner_kind, owner, name, "read")
+        _job, run = await self.service.db.run(_run, namespace, name, run_number(number))
+        controller = self.service.controller
+        if follow:
+            stream = controller.follow_run(run)
+            if stream is not None:
+                await self.write_text("", stream)
+                return
+        await self.write_text(await controller.run_logs(run, tail))
+
+
+class RunCancelHandler(OneJob):
+    @operation("Cancel a run in progress (status cancelled, its log kept); a finished run stays as it is.",
+               scope="custom:deployments:write", tags=["jobs"])
+    async def post(self, owner_kind: str, owner: str, name: str, number: str) -> None:
+        namespace = self.job_namespace(owner_kind, owner, name, "write")
+        job, run = await self.service.db.run(_run, namespace, name, run_number(number))
+        run = await self.service.controller.cancel_run(job, run)
+        self.log.info("%s cancelled run %d of job %s", self.user, run.number, job.full_name)
+        self.write_json(run_view(run, job))
+
+
+def job_routes() -> list[tuple[str, type]]:
+    base = "/api/v1/jobs"
+    return [
+        (base, JobsHandler),
+        (base + _JOB, JobHandler),
+        (base + _JOB + "/runs", RunsHandler),
+        (base + _JOB + "/runs/{number}", RunHandler),
+        (base + _JOB + "/runs/{number}/logs", RunLogsHandler),
+        (base + _JOB + "/runs/{number}/cancel", RunCancelHandler),
+    ]
