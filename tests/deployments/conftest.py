@@ -78,3 +78,189 @@ def assert_serves(sklearn_model):
         assert answer.json() == {"predictions": sklearn_model.expected}
 
     return check
+
+
+# --- the deployments service (hubs, users, the REST API) -----------------------------------------
+
+import asyncio  # noqa: E402
+import secrets  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+
+import requests  # noqa: E402
+
+from ..conftest import _create_database, _drop_database, slow_fixture  # noqa: E402
+from ..harness import Hub, HubSession, free_port, postgres_database_url  # noqa: E402
+
+API = "services/deployments/api/v1/"
+#: A small HTTP service on ``$PORT`` (the local runtime gives each workload a free port).
+HTTP_SERVICE = ["sh", "-c", 'exec "$0" -m http.server "$PORT" --bind 127.0.0.1', sys.executable]
+
+
+def write_service_config(path: Path, db_url: str, lines: tuple[str, ...] = (), **options) -> Path:
+    """A jupyterhub_config.py: the deployments service on ``db_url`` with quick checks, the
+    services on fixed free ports (so the deployments service can be told the registry's
+    address), ``options`` as ``c.DeploymentsApp.<key>`` (or ``Class.trait`` keys), and ``lines``."""
+    registry_port, deployments_port = free_port(), free_port()
+    settings = {
+        "DeploymentsApp.db_url": db_url,
+        "DeploymentsApp.registry_url": f"http://127.0.0.1:{registry_port}/services/registry/",
+        "DeploymentsApp.check_interval": 1.0,
+        "DeploymentsApp.ready_timeout": 60.0,
+        "DeploymentsApp.rollout_drain": 0.5,
+        "Runtime.stop_timeout": 5.0,
+        **{key if "." in key else f"DeploymentsApp.{key}": value for key, value in options.items()},
+    }
+    text = [f"c.MLLab.service_ports = {{'registry': {registry_port}, 'deployments': {deployments_port}}}",
+            *(f"c.{key} = {value!r}" for key, value in settings.items()), *lines]
+    path.write_text("\n".join(text) + "\n")
+    return path
+
+
+@dataclass
+class DeploymentsAPI:
+    """Raw calls to the deployments service of ``hub`` as the owner of ``token`` (the tests check the
+    service, so they do not go through the client library)."""
+
+    hub: Hub
+    token: str | None
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {**({"Authorization": f"token {self.token}"} if self.token else {}), **kwargs.pop("headers", {})}
+        url = path if path.startswith("http") else self.hub.url + API + path.lstrip("/")
+        return requests.request(method, url, headers=headers, timeout=60, allow_redirects=False, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.call("POST", path, **kwargs)
+
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.call("DELETE", path, **kwargs)
+
+    def endpoint(self, full_name: str, path: str = "", method: str = "GET", **kwargs) -> requests.Response:
+        """A call through the platform URL of deployment ``full_name``."""
+        url = f"{self.hub.url}services/deployments/endpoints/{full_name}/{path}"
+        return self.call(method, url, **kwargs)
+
+    def create(self, **spec) -> dict:
+        answer = self.post("deployments", json=spec)
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    def wait(self, full_name: str, status: str, timeout: float = 90, what: Callable[[dict], bool] | None = None
+             ) -> dict:
+        """The deployment once its status is ``status`` (and ``what`` holds); fails on another final status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.get(f"deployments/{full_name}")
+            assert answer.status_code == 200, answer.text
+            deployment = answer.json()
+            if deployment["status"] == status and (what is None or what(deployment)):
+                return deployment
+            if deployment["status"] == "failed" and status != "failed":
+                raise AssertionError(f"{full_name} failed: {deployment['message']}")
+            assert time.monotonic() < deadline, f"{full_name} is {deployment['status']}, not {status}: {deployment}"
+            time.sleep(0.2)
+
+    def wait_run(self, job: str, number: int, timeout: float = 60) -> dict:
+        """Run ``number`` of ``job`` once it is over."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get(f"jobs/{job}/runs/{number}").json()
+            if run["status"] not in ("pending", "running"):
+                return run
+            assert time.monotonic() < deadline, f"run {number} of {job} is still {run['status']}"
+            time.sleep(0.2)
+
+
+@dataclass
+class Lab:
+    """A hub with the deployments service on PostgreSQL and the local runtime, and three users."""
+
+    hub: Hub
+    db_url: str
+    users: dict[str, tuple[HubSession, str]]
+
+    def api(self, user: str | None, **token_body) -> DeploymentsAPI:
+        """The API as ``user`` with a new token (``scopes=[...]`` to narrow it); None: no token."""
+        return DeploymentsAPI(self.hub, self.users[user][0].new_token(**token_body) if user else None)
+
+    @property
+    def work_dir(self) -> str:
+        return str(Path(self.hub.data_dir).absolute() / "deployments")
+
+    def workloads(self) -> list:
+        """What the local runtime holds for this hub (seen from the test, as the service sees it)."""
+        from mllab.services.deployments.runtimes.local import LocalRuntime
+
+        return asyncio.run(LocalRuntime(work_dir=self.work_dir).list())
+
+    def workload_ids(self, prefix: str = "") -> set[str]:
+        return {h.workload_id for h in self.workloads() if h.workload_id.startswith(prefix)}
+
+    def stop_workloads(self) -> None:
+        """Stop whatever the runtime still holds (workloads adopted after a restart are no longer
+        the hub's descendants, so stopping the hub would not reach them)."""
+        from mllab.services.deployments.runtimes.local import LocalRuntime
+
+        async def stop_all() -> None:
+            runtime = LocalRuntime(work_dir=self.work_dir, stop_timeout=5)
+            for handle in await runtime.list():
+                await runtime.stop(handle)
+
+        asyncio.run(stop_all())
+
+    def stop(self) -> None:
+        self.hub.stop()
+        self.stop_workloads()
+
+
+def start_lab(root: Path, db_url: str, lines: tuple[str, ...] = (), **options) -> Lab:
+    root.mkdir(parents=True, exist_ok=True)
+    config = write_service_config(root / "deployments_config.py", db_url, lines, **options)
+    hub = Hub(data_dir=root / "data", port=free_port(), admin_password=secrets.token_urlsafe(12),
+              args=["--config", str(config)])
+    hub.start()
+    try:
+        users = {name: hub.add_user(name) for name in ("alice", "bob", "carol")}
+    except BaseException:
+        hub.stop()
+        raise
+    return Lab(hub, db_url, users)
+
+
+@pytest.fixture(scope="module")
+@slow_fixture
+def lab(tmp_path_factory) -> Iterator[Lab]:
+    """A running hub with the deployments service on PostgreSQL (module-scoped); tests use names
+    of their own (`unique`)."""
+    database = _create_database()
+    lab = start_lab(tmp_path_factory.mktemp("deployments"), postgres_database_url(database))
+    yield lab
+    lab.stop()
+    _drop_database(database)
+
+
+@pytest.fixture
+@slow_fixture
+def make_lab(tmp_path_factory, postgres_url) -> Iterator[Callable[..., Lab]]:
+    """``make_lab(lines=(), **DeploymentsApp options)``: a hub of the test's own."""
+    labs: list[Lab] = []
+
+    def make(lines: tuple[str, ...] = (), **options) -> Lab:
+        lab = start_lab(tmp_path_factory.mktemp("deployments"), postgres_url, lines, **options)
+        labs.append(lab)
+        return lab
+
+    yield make
+    for lab in labs:
+        lab.stop()
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Deployment and job names of their own for each test on a shared hub."""
+    return lambda prefix="d": f"{prefix}-{secrets.token_hex(3)}"
