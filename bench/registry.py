@@ -42,9 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mllab.client import Client, artifacts, transfer
 from mllab.client.http import HubSession
+from mllab.client.protocol import sha256_file
 from mllab.services.registry.db import Database
 from mllab.services.registry.models import Artifact, Version, VersionFile
-from mllab.services.registry.transfers import sha256_file
 
 from tests.conftest import _create_database, _drop_database
 from tests.registry.conftest import postgres_database_url, start_team

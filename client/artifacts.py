@@ -11,9 +11,10 @@ from urllib.parse import quote
 
 from .config import workspace_from_env
 from .errors import ManifestError, RefError, RegistryError
-from .manifest import DEFAULT_EXCLUDE, FileEntry, build_manifest, collect_files, manifest_digest
+from .manifest import DEFAULT_EXCLUDE, FileEntry, build_manifest, collect_files
 from .progress import Meter
-from .refs import Ref, check_name, parse_artifact, parse_ref
+from .protocol import manifest_digest
+from .refs import Ref, check_alias, parse_artifact, parse_ref
 from .transfer import Downloader, Uploader, Wanted, file_matches
 
 if TYPE_CHECKING:
@@ -133,14 +134,14 @@ class Artifacts:
 
     def alias(self, ref: str, alias: str) -> dict:
         """Point ``alias`` (e.g. ``production``) at the version ``ref`` names; answers ``{"alias", "version"}``."""
-        check_name(alias, "Alias")
+        check_alias(alias)
         ref = self.ref(ref)
         number = ref.number or self.get(str(ref))["number"]
         return self._http.json("PUT", self._url(ref, "aliases", alias), json={"version": number})
 
     def unalias(self, name: str, alias: str) -> None:
         """Remove ``alias`` from an artifact (the version stays)."""
-        check_name(alias, "Alias")
+        check_alias(alias)
         self._http.json("DELETE", self._url(self._artifact_ref(name), "aliases", alias))
 
     def delete(self, ref: str) -> None:
@@ -184,7 +185,7 @@ class Artifacts:
         if lineage is not None:
             body["lineage"] = lineage
         store = self._client.resume_store
-        key = store.key(self._client.settings.registry_url, self.kind, ref.full_name, manifest_digest(entries))
+        key = store.key(self._client.settings.registry_url, self.kind, ref.full_name, manifest_digest(body["files"]))
         upload = self._resumable(store.get(key), entries)
         resumed = upload is not None
         if upload is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import logging
 import mimetypes
 import os
@@ -18,15 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ManifestError
-from .parts import crc32_text, part_size_for
+from .protocol import HASH_CHUNK, ProtocolError, check_path, crc32_text, part_size_for
 
 log = logging.getLogger(__name__)
 
 #: Files a push leaves out unless told otherwise: editor and interpreter droppings, never data.
 DEFAULT_EXCLUDE = (".ipynb_checkpoints", "__pycache__", ".DS_Store")
-#: The registry's limit on a file path in a version, in UTF-8 bytes.
-MAX_PATH_BYTES = 1024
-CHUNK = 1024 * 1024
 
 # Types mimetypes does not know but ML folders are full of; everything else unknown is octet-stream.
 _EXTRA_TYPES = {
@@ -61,7 +57,7 @@ class FileEntry:
     sha256: str
     media_type: str
     source: Path
-    #: CRC32 of each S3 part (the parts of `parts.part_size_for`), for S3 to check what it receives.
+    #: CRC32 of each S3 part (the parts of `protocol.part_size_for`), for S3 to check what it receives.
     part_crc32: tuple[str, ...] = ()
 
     def as_json(self) -> dict:
@@ -88,20 +84,14 @@ def normalise_path(parts: Iterable[str]) -> str:
     """The version path for a file at ``parts`` (path components relative to the pushed folder).
 
     Unicode is NFC-normalised so the same name typed on macOS and Linux is one path; a name the
-    registry cannot store (backslash, control character, ``..``, too long) is a ManifestError.
+    registry cannot store (`protocol.check_path`: backslash, control character, ``..``, too long)
+    is a ManifestError.
     """
-    parts = [unicodedata.normalize("NFC", part) for part in parts]
-    path = "/".join(parts)
-    for part in parts:
-        if part in ("", ".", ".."):
-            raise ManifestError(f"Cannot push {path!r}: empty, '.' or '..' path components are not allowed.")
-        if "\\" in part or any(unicodedata.category(ch) == "Cc" for ch in part):
-            raise ManifestError(
-                f"Cannot push {path!r}: file names may not contain backslashes or control characters; rename it."
-            )
-    if len(path.encode()) > MAX_PATH_BYTES:
-        raise ManifestError(f"Cannot push {path[:80]!r}...: paths are limited to {MAX_PATH_BYTES} bytes.")
-    return path
+    path = "/".join(unicodedata.normalize("NFC", part) for part in parts)
+    try:
+        return check_path(path)
+    except ProtocolError as e:
+        raise ManifestError(f"Cannot push: {e} Rename it.") from None
 
 
 def _excluded(name: str, exclude: Iterable[str]) -> bool:
@@ -146,10 +136,10 @@ def _raise_walk_error(error: OSError) -> None:
 
 
 def hash_file(path: Path, progress: Progress | None = None) -> tuple[int, str, list[str]]:
-    """Size, sha256 and per-part CRC32s of ``path``, all from one read in 1 MiB chunks.
+    """Size, sha256 and per-part CRC32s of ``path``, all from one read in chunks of `protocol.HASH_CHUNK`.
 
-    Parts are whole MiB, so no chunk straddles two.  The CRC32s are computed in a second
-    thread beside the sha256 (zlib and hashlib release the GIL), so both cost one pass.
+    No chunk straddles two parts. The CRC32s are computed in a second thread beside the sha256
+    (zlib and hashlib release the GIL), so both cost one pass.
     """
     digest = hashlib.sha256()
     crcs: list[str] = []
@@ -174,7 +164,7 @@ def hash_file(path: Path, progress: Progress | None = None) -> tuple[int, str, l
             expected = os.fstat(f.fileno()).st_size
             part_size = part_size_for(expected)
             part_left = part_size
-            while chunk := f.read(min(CHUNK, part_left)):
+            while chunk := f.read(min(HASH_CHUNK, part_left)):
                 digest.update(chunk)
                 size += len(chunk)
                 part_left -= len(chunk)
@@ -212,8 +202,3 @@ def build_manifest(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(entry, files))
 
-
-def manifest_digest(entries: Iterable[FileEntry]) -> str:
-    """One sha256 for the content of a manifest (paths, sizes, hashes): equal manifests, equal digests."""
-    canonical = json.dumps(sorted((e.path, e.size, e.sha256) for e in entries), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()

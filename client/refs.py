@@ -2,24 +2,21 @@
 
 A reference names an artifact (``namespace/name``) and optionally a version: ``:<number>`` or
 ``@<alias>``. A plain name, with no namespace, belongs to the caller (``users/<me>``); the
-client fills that in, since only the hub knows who "me" is.
+client fills that in, since only the hub knows who "me" is. The grammar and the name rules are
+the registry's own, from :mod:`mllab.client.protocol`.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
+from . import protocol
 from .errors import RefError
+from .protocol import ProtocolError
 
-#: Artifact names and aliases, as the registry accepts them.
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-#: Namespace kinds: a user's own, or a JupyterHub group's (a team).
-OWNER_KINDS = ("users", "groups")
-#: Hub user and group names are freer than artifact names (``alice@example.org``) but have no ``/``.
-_OWNER = re.compile(r"[^/\s]{1,255}")
-#: The last segment: a name, then ``:number`` or ``@alias`` (names never contain ``:`` or ``@``).
-_LAST = re.compile(r"(?P<name>[^:@]*)(?::(?P<number>[^:@]*)|@(?P<alias>[^:@]*))?")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -61,21 +58,26 @@ class Ref:
         return base
 
 
+def _checked(rule: Callable[..., _T], *args: object) -> _T:
+    """``rule(*args)``, a broken protocol rule raised as a RefError with the registry's words."""
+    try:
+        return rule(*args)
+    except ProtocolError as e:
+        message = str(e)
+        raise RefError(message[:1].upper() + message[1:]) from None
+
+
 def parse_namespace(text: str) -> str:
     """``users/alice`` or ``groups/vision`` (a trailing ``/`` is forgiven); anything else is a RefError."""
-    parts = text.strip().strip("/").split("/")
-    if len(parts) != 2 or parts[0] not in OWNER_KINDS or not _OWNER.fullmatch(parts[1]):
-        raise RefError(f"Namespace {text!r} is not valid: write users/<user> or groups/<group>.")
-    return "/".join(parts)
+    try:
+        return protocol.check_namespace(text.strip().strip("/"))
+    except ProtocolError:
+        raise RefError(f"Namespace {text!r} is not valid: write users/<user> or groups/<group>.") from None
 
 
-def check_name(name: str, what: str = "Name") -> str:
-    if not NAME.fullmatch(name):
-        raise RefError(
-            f"{what} {name!r} is not valid: use letters, digits, '.', '_' and '-', starting with a letter or "
-            "digit, at most 128 characters."
-        )
-    return name
+def check_alias(alias: str) -> str:
+    """An alias the registry accepts (``production``); anything else is a RefError."""
+    return _checked(protocol.check_alias, alias)
 
 
 def parse_ref(text: str, namespace: str | None = None) -> Ref:
@@ -84,20 +86,8 @@ def parse_ref(text: str, namespace: str | None = None) -> Ref:
     >>> parse_ref("users/alice/iris:3")
     Ref(namespace='users/alice', name='iris', number=3, alias=None)
     """
-    text = text.strip()
-    *owner, last = text.split("/")
-    match = _LAST.fullmatch(last)
-    if not match or not match["name"]:
-        raise RefError(f"Reference {text!r} is not valid: write [users/<user>/]<name>[:<number>|@<alias>].")
-    ns = parse_namespace("/".join(owner)) if owner else None
-    name = check_name(match["name"])
-    number = None
-    if match["number"] is not None:
-        if not re.fullmatch(r"[0-9]{1,18}", match["number"]) or int(match["number"]) < 1:
-            raise RefError(f"Version {match['number']!r} in {text!r} is not valid: versions are numbered 1, 2, 3...")
-        number = int(match["number"])
-    alias = check_name(match["alias"], "Alias") if match["alias"] is not None else None
-    ref = Ref(ns, name, number, alias)
+    ns, name, version = _checked(protocol.split_ref, text.strip())
+    ref = Ref(ns, name, version if isinstance(version, int) else None, version if isinstance(version, str) else None)
     return ref.in_namespace(namespace) if namespace is not None else ref
 
 

@@ -24,6 +24,7 @@ from .errors import IntegrityError, ManifestError, MLLabError, RegistryError
 from .http import HubSession
 from .manifest import FileEntry
 from .progress import Meter
+from .protocol import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -215,11 +216,7 @@ def file_matches(path: Path, size: int, sha256: str) -> bool:
     try:
         if not path.is_file() or path.stat().st_size != size:
             return False
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest() == sha256
+        return sha256_file(path) == sha256
     except OSError:
         return False
 

@@ -6,12 +6,11 @@ The storage side of a session (multipart uploads, staged bytes, verification) is
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from mllab.client.protocol import manifest_digest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,14 +18,9 @@ from sqlalchemy.orm import Session
 from ..errors import APIError
 from .catalog import Visible, find_artifact, get_artifact, resolve_version, version_json
 from .models import Artifact, Blob, LineageDataset, Upload, UploadBlob, Version, VersionFile, utcnow
+from .views import upload_file_view
 
 _CHUNK = 1000  # values per IN (...) list
-
-
-def manifest_digest(files: list[dict]) -> str:
-    """What makes two versions "the same": their (path, size, sha256) list."""
-    canonical = json.dumps(sorted([f["path"], f["size"], f["sha256"]] for f in files), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass
@@ -278,8 +272,5 @@ def commit_version(session: Session, upload_id: str, visible: Visible) -> tuple[
 
 
 def describe_files(state: UploadState) -> list[dict[str, Any]]:
-    """The session's files with whether their content is in the store."""
-    return [
-        {"path": f["path"], "sha256": f["sha256"], "size": f["size"], "present": f["sha256"] in state.stored}
-        for f in state.files
-    ]
+    """The session's files with whether their content is in the store, no transfers yet."""
+    return [upload_file_view(f, f["sha256"] in state.stored) for f in state.files]

@@ -1,69 +1,60 @@
 """What the registry accepts: names, paths, sizes, hashes and JSON bodies, checked before anything is stored.
 
-Every check raises ``APIError(400, ...)`` with a message that names the offending value.
+Every check raises ``APIError(400, ...)`` with a message that names the offending value. The
+rules the client applies too (names, references, file paths, parts) are `mllab.client.protocol`'s.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import mimetypes
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from mllab.client.parts import part_count
+from mllab.client import protocol
+from mllab.client.protocol import ProtocolError, is_crc32_text, part_count
 
 from ..errors import APIError
-from ..permissions import parse_namespace
+
+_T = TypeVar("_T")
 
 KINDS = ("datasets", "models")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-#: Aliases start with a letter so that ``3`` is always a version number.
-ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,127}$")
 TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DRIVE = re.compile(r"^[A-Za-z]:")
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 MAX_SIZE = 5 * 1024**4  # 5 TiB, the largest S3 object
-MAX_PATH_BYTES = 1024
 MAX_FILES = 100_000
 MAX_TAGS = 32
 MAX_DESCRIPTION = 10_000
 MAX_METADATA_BYTES = 64 * 1024
-MAX_VERSION = 2**31 - 1
 
 
 def bad(message: str) -> APIError:
     return APIError(400, message)
 
 
+def _checked(rule: Callable[..., _T], *args: Any) -> _T:
+    """``rule(*args)`` of the shared protocol, a broken rule answered as a 400 in the protocol's words."""
+    try:
+        return rule(*args)
+    except ProtocolError as e:
+        raise bad(str(e)) from None
+
+
 def check_name(name: Any, what: str = "name") -> str:
-    if not isinstance(name, str) or not NAME.match(name):
-        raise bad(f"{what} {name!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting with a "
-                  "letter or digit.")
-    return name
+    return _checked(protocol.check_name, name, what)
 
 
 def check_namespace(namespace: Any) -> str:
-    if not isinstance(namespace, str):
-        raise bad("namespace must be a string like users/<name> or groups/<name>.")
-    try:
-        parse_namespace(namespace)
-    except ValueError as e:
-        raise bad(str(e)) from None
-    check_name(namespace.split("/", 1)[1], "owner")
-    return namespace
+    return _checked(protocol.check_namespace, namespace)
 
 
 def check_alias(alias: Any) -> str:
-    if not isinstance(alias, str) or not ALIAS.match(alias):
-        raise bad(f"alias {alias!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter.")
-    return alias
+    return _checked(protocol.check_alias, alias)
 
 
 def check_tags(tags: Any) -> list[str]:
@@ -85,18 +76,7 @@ def check_description(description: Any) -> str:
 
 def check_path(path: Any) -> str:
     """A relative POSIX path that stays inside the folder it is written to, on any OS."""
-    if not isinstance(path, str) or not path:
-        raise bad("file path must be a non-empty string.")
-    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
-        raise bad(f"file path {path[:80]!r}... is longer than {MAX_PATH_BYTES} bytes.")
-    if _CONTROL.search(path) or "\\" in path:
-        raise bad(f"file path {path!r} contains control characters or backslashes.")
-    if path.startswith("/") or _DRIVE.match(path):
-        raise bad(f"file path {path!r} is absolute; send paths relative to the folder pushed.")
-    parts = path.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise bad(f"file path {path!r} has an empty, '.' or '..' segment.")
-    return path
+    return _checked(protocol.check_path, path)
 
 
 def check_size(size: Any, path: str) -> int:
@@ -188,49 +168,22 @@ def check_part_crc32(files: list[dict]) -> dict[str, list[str]]:
             raise bad(f"part_crc32 of {path!r} must list {part_count(size)} CRC32s (one per part of "
                       f"{size} bytes), not {len(crcs)}.")
         for crc in crcs:
-            if not _is_crc32(crc):
+            if not is_crc32_text(crc):
                 raise bad(f"part_crc32 of {path!r}: {crc!r} is not a CRC32 (base64 of 4 big-endian bytes).")
         if declared.setdefault(sha256, crcs) != crcs:
             raise bad(f"sha256 {sha256} is declared with two different part_crc32 lists.")
     return declared
 
 
-def _is_crc32(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 8:
-        return False
-    try:
-        return len(base64.b64decode(value, validate=True)) == 4
-    except binascii.Error:
-        return False
-
-
 def parse_ref(ref: str) -> int | str:
     """A version reference from a URL: a number, or an alias."""
-    if ref.isdigit():
-        number = int(ref)
-        if not 1 <= number <= MAX_VERSION:
-            raise bad(f"version number {ref} is out of range.")
-        return number
-    return check_alias(ref)
+    return _checked(protocol.parse_version, ref)
 
 
 def parse_full_ref(text: Any) -> tuple[str, str, int | str]:
     """``users/alice/iris:3`` / ``users/alice/iris@production`` / ``users/alice/iris`` ->
     ``(namespace, name, number or alias)``."""
-    if not isinstance(text, str):
-        raise bad("a reference must be a string like users/alice/iris:3.")
-    ref: int | str = "latest"
-    base = text
-    if "@" in text:
-        base, alias = text.rsplit("@", 1)
-        ref = check_alias(alias)
-    elif ":" in text:
-        base, number = text.rsplit(":", 1)
-        if not number.isdigit():
-            raise bad(f"reference {text!r}: the part after ':' must be a version number.")
-        ref = parse_ref(number)
-    parts = base.split("/")
-    if len(parts) != 3:
+    namespace, name, version = _checked(protocol.split_ref, text)
+    if namespace is None:
         raise bad(f"reference {text!r} must look like users/<user>/<name>[:N|@alias].")
-    namespace = check_namespace(f"{parts[0]}/{parts[1]}")
-    return namespace, check_name(parts[2]), ref
+    return namespace, name, "latest" if version is None else version

@@ -21,12 +21,10 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from mllab.client.protocol import HASH_CHUNK
 from traitlets import Bool, Integer, Unicode, default
 
 from .base import Storage, StorageUnavailable, blob_key
-
-#: Bytes read at a time when hashing an object back; bounds memory per verification.
-HASH_CHUNK = 1024 * 1024
 
 
 class Part(NamedTuple):

@@ -10,7 +10,8 @@ import zlib
 
 import pytest
 from mllab.client.errors import ManifestError
-from mllab.client.manifest import build_manifest, collect_files, manifest_digest, media_type, normalise_path
+from mllab.client.manifest import build_manifest, collect_files, media_type, normalise_path
+from mllab.client.protocol import manifest_digest
 
 
 def write(root, rel, data=b"x"):
@@ -145,10 +146,12 @@ def test_normalise_path(parts, expected):
         pytest.param(["a\x7fb"], id="delete-char"),
         pytest.param(["x" * 1025], id="too-long"),
         pytest.param(["\u00e9" * 513], id="too-long-in-utf8-bytes"),
+        pytest.param(["a\x85b"], id="c1-control-char"),
+        pytest.param(["C:", "x"], id="windows-drive"),
     ],
 )
 def test_normalise_path_rejects(parts):
-    with pytest.raises(ManifestError):
+    with pytest.raises(ManifestError, match=r"^Cannot push: file path"):
         normalise_path(parts)
 
 
@@ -182,8 +185,8 @@ def test_manifest_digest_depends_on_content_not_order_or_source(tmp_path):
     write(tmp_path / "a", "y.csv", b"2")
     write(tmp_path / "b", "x.csv", b"1")
     write(tmp_path / "b", "y.csv", b"2")
-    a = build_manifest(collect_files(tmp_path / "a"))
-    b = build_manifest(collect_files(tmp_path / "b"))
+    a = [e.as_json() for e in build_manifest(collect_files(tmp_path / "a"))]
+    b = [e.as_json() for e in build_manifest(collect_files(tmp_path / "b"))]
     assert manifest_digest(a) == manifest_digest(reversed(b))
     write(tmp_path / "b", "y.csv", b"3")
-    assert manifest_digest(a) != manifest_digest(build_manifest(collect_files(tmp_path / "b")))
+    assert manifest_digest(a) != manifest_digest(e.as_json() for e in build_manifest(collect_files(tmp_path / "b")))

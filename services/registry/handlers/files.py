@@ -12,6 +12,7 @@ from ...errors import APIError
 from ...openapi import operation
 from ..catalog import file_of
 from ..validation import parse_ref
+from ..views import download_url_view
 from .base import RegistryHandler
 
 CHUNK = 1024 * 1024
@@ -49,7 +50,7 @@ class FileHandler(RegistryHandler):
         if self.reg.presigned:
             url = self.reg.storage.download_url(key, filename)
             if self.get_query_argument("redirect", "true").lower() == "false":
-                self.write_json({"url": url})
+                self.write_json(download_url_view(url))
             else:
                 self.redirect(url, status=307)
             return

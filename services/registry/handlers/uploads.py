@@ -20,6 +20,7 @@ from ..validation import (
     fields,
     parse_full_ref,
 )
+from ..views import blob_received_view
 from .base import RegistryHandler
 
 _LINEAGE = {"datasets": list, "workspace": str, "params": dict, "metrics": dict, "flavor": str}
@@ -186,13 +187,13 @@ class BlobHandler(UploadSessionHandler):
     )
     async def put(self, upload_id: str, sha256: str) -> None:
         if self._skip:
-            self.write_json({"sha256": sha256, "received": self._size})
+            self.write_json(blob_received_view(sha256, self._size))
             return
         self._close()
         if self._received == self._size:
             digest = self._hash.hexdigest() if self._hash is not None else None
             await verify_staged(self.reg, upload_id, sha256, self._size, digest)
-        self.write_json({"sha256": sha256, "received": self._received})
+        self.write_json(blob_received_view(sha256, self._received))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # A refused PUT leaves its body unread: close the connection, or the proxy in front

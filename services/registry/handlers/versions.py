@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mllab.client.protocol import MAX_VERSION
+
 from ...errors import APIError
 from ...openapi import operation
 from ..catalog import delete_alias, delete_version, get_version, list_versions, set_alias
@@ -48,7 +50,7 @@ class AliasHandler(RegistryHandler):
         alias = self._settable(alias)
         body = fields(self.get_json_body(), {"version": int})
         number = body["version"]
-        if not 1 <= number < 2**31:
+        if not 1 <= number <= MAX_VERSION:
             raise APIError(400, "version must be a positive version number.")
         self.write_json(await self.reg.db.run(set_alias, self.kind, namespace, name, alias, number))
 
