@@ -24,7 +24,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from mllab.client.protocol import HASH_CHUNK
 from traitlets import Bool, Integer, Unicode, default
 
-from .base import Storage, StorageUnavailable, blob_key
+from .base import Storage, StorageUnavailable, blob_key, service_data_dir
 
 
 class Part(NamedTuple):
@@ -48,20 +48,18 @@ class S3Storage(Storage):
 
     endpoint_url = Unicode(
         help="""
-        S3 endpoint the service talks to (empty: AWS).  Defaults to ``$MLLAB_S3_ENDPOINT_URL``.
+        S3 endpoint the service talks to (empty: AWS).  Credentials come from boto3's own
+        lookup: ``$AWS_ACCESS_KEY_ID`` and ``$AWS_SECRET_ACCESS_KEY``, a credentials file, or
+        the role of the machine or pod.
 
             c.S3Storage.endpoint_url = "http://minio.storage.svc:9000"
         """,
     ).tag(config=True)
 
-    @default("endpoint_url")
-    def _default_endpoint_url(self) -> str:
-        return os.environ.get("MLLAB_S3_ENDPOINT_URL", "")
-
     public_endpoint_url = Unicode(
         help="""
         S3 endpoint written into presigned URLs: what clients outside the cluster reach.
-        Defaults to ``$MLLAB_S3_PUBLIC_ENDPOINT_URL``, else ``endpoint_url``.
+        Defaults to ``endpoint_url``.
 
             c.S3Storage.public_endpoint_url = "https://s3.example.org"
         """,
@@ -69,38 +67,24 @@ class S3Storage(Storage):
 
     @default("public_endpoint_url")
     def _default_public_endpoint_url(self) -> str:
-        return os.environ.get("MLLAB_S3_PUBLIC_ENDPOINT_URL") or self.endpoint_url
+        return self.endpoint_url
 
-    bucket = Unicode(help="Bucket of the blobs. Defaults to ``$MLLAB_S3_BUCKET``, else ``mllab``.").tag(config=True)
+    bucket = Unicode("mllab", help="Bucket of the blobs; created at start if missing.").tag(config=True)
 
-    @default("bucket")
-    def _default_bucket(self) -> str:
-        return os.environ.get("MLLAB_S3_BUCKET", "mllab")
-
-    region = Unicode(help="Region of the bucket. Defaults to ``$MLLAB_S3_REGION``, else ``us-east-1``.").tag(
-        config=True
-    )
-
-    @default("region")
-    def _default_region(self) -> str:
-        return os.environ.get("MLLAB_S3_REGION", "us-east-1")
+    region = Unicode("us-east-1", help="Region of the bucket.").tag(config=True)
 
     part_checksums = Bool(
+        True,
         help="""
         Create presigned multipart uploads with CRC32 checksums: each part URL is signed with the
         CRC32 the client declared for it, S3 refuses a part whose bytes do not match, and
         completion is cheap (S3 combines the part checksums instead of reading the object).
         Turn it off for S3-compatible stores without flexible-checksum support; the sha256
-        read-back at completion is made either way.  Defaults to ``$MLLAB_S3_PART_CHECKSUMS``
-        (``0`` turns it off), else on.
+        read-back at completion is made either way.
 
             c.S3Storage.part_checksums = False
         """,
     ).tag(config=True)
-
-    @default("part_checksums")
-    def _default_part_checksums(self) -> bool:
-        return os.environ.get("MLLAB_S3_PART_CHECKSUMS", "1").strip().lower() not in ("0", "false", "no", "off")
 
     url_expiry = Integer(
         3600 * 6,
@@ -109,8 +93,7 @@ class S3Storage(Storage):
 
     @default("staging_dir")
     def _default_staging_dir(self) -> str:
-        data_dir = os.environ.get("MLLAB_DATA_DIR", ".mllab")
-        return os.path.abspath(os.path.join(data_dir, "registry-staging"))
+        return os.path.join(service_data_dir(self), "registry-staging")
 
     def _client(self, endpoint: str):
         config = BotoConfig(
