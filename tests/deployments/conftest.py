@@ -88,6 +88,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 
+import mllab.hub  # noqa: E402, F401 - before the service's modules: hub/services.py imports DeploymentsApp
 import requests  # noqa: E402
 
 from ..conftest import _create_database, _drop_database, slow_fixture  # noqa: E402
@@ -264,3 +265,24 @@ def make_lab(tmp_path_factory, postgres_url) -> Iterator[Callable[..., Lab]]:
 def unique() -> Callable[[str], str]:
     """Deployment and job names of their own for each test on a shared hub."""
     return lambda prefix="d": f"{prefix}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+async def controller(postgres_url, tmp_path):
+    """A controller of the service on PostgreSQL and the local runtime, without a hub; its clock
+    and its calls are the test's (``controller.run_schedules(now=...)``, ``controller.reconcile()``)."""
+    from mllab.services.deployments.controller import Controller
+    from mllab.services.deployments.db import Database, migrate
+    from mllab.services.deployments.proxy import Endpoints
+    from mllab.services.deployments.runtimes.local import LocalRuntime
+
+    migrate(postgres_url)
+    db = Database(postgres_url)
+    runtime = LocalRuntime(work_dir=str(tmp_path / "work"), stop_timeout=5)
+    controller = Controller(db, runtime, Endpoints(), None, ready_timeout=30, rollout_drain=0.2,
+                            run_poll_interval=0.1)
+    yield controller
+    await controller.close()
+    for handle in await runtime.list():
+        await runtime.stop(handle)
+    db.close()
