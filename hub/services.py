@@ -138,12 +138,27 @@ def service_declarations(mllab: MLLab, c: Config) -> tuple[list[dict], dict[str,
             # External: the hub proxies it and does not start it.
             platform = {key: value for key, value in platform.items() if key not in ("command", "environment")}
         services[name] = {**platform, **deepcopy(spec)}
+    link_deployments_to_registry(services, c)
     extra_scopes: dict[str, str] = {}
     declarations: list[dict] = []
     for name, spec in services.items():
         extra_scopes.update(spec.pop("scopes", {}) or {})
         declarations.append({"name": name, **spec})
     return declarations, extra_scopes
+
+
+def link_deployments_to_registry(services: dict[str, dict], c: Config) -> None:
+    """A managed deployments service fetches models from the registry where the hub reaches it.
+
+    Straight to the registry's own address, not through the public proxy, which a service
+    inside the hub's machine or pod may not reach by its public name.
+    """
+    deployments, registry = services.get("deployments"), services.get("registry")
+    if not (deployments and registry and "command" in deployments and "url" in registry):
+        return
+    if "registry_url" not in c.DeploymentsApp:
+        url = registry["url"].rstrip("/") + "/services/registry/"
+        deployments["command"] = [*deployments["command"], f"--DeploymentsApp.registry_url={url}"]
 
 
 def service_roles(declarations: list[dict]) -> list[dict]:

@@ -112,3 +112,14 @@ def test_the_deployments_service_may_read_models_and_nothing_more(tmp_path):
     assert (role["scopes"], role["services"]) == (["custom:models:read"], ["deployments"])
     c.MLLab.services = {"deployments": None}
     assert "deployments-service" not in [r["name"] for r in configure(c).JupyterHub.load_roles]
+
+
+def test_deployments_fetch_models_from_the_registry_where_the_hub_reaches_it(tmp_path):
+    c = Config()
+    c.MLLab.data_dir = str(tmp_path)
+    c.MLLab.service_ports = {"registry": 12345}
+    command = next(s for s in configure(c).JupyterHub.services if s["name"] == "deployments")["command"]
+    assert "--DeploymentsApp.registry_url=http://127.0.0.1:12345/services/registry/" in command
+    c.MLLab.services = {"registry": {"url": "http://registry:8080", "api_token": "t" * 32}}
+    command = next(s for s in configure(c).JupyterHub.services if s["name"] == "deployments")["command"]
+    assert "--DeploymentsApp.registry_url=http://registry:8080/services/registry/" in command
