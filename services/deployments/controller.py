@@ -120,6 +120,10 @@ class Controller:
         #: Tasks now in a wait that a newer operation on the deployment may cut short.
         self._waits: dict[int, set[asyncio.Task]] = {}
         self._interrupted: set[asyncio.Task] = set()
+        #: How many times each deployment was interrupted, and that count when its current
+        #: operation took it: an interruption in between ends the operation's next wait.
+        self._epochs: dict[int, int] = {}
+        self._held: dict[int, int] = {}
         #: Background work (started by `submit`), kept so it is not garbage-collected.
         self._tasks: set[asyncio.Task] = set()
         #: Watchers of the job runs in progress, by run id.
@@ -155,13 +159,31 @@ class Controller:
         return self._locks.setdefault(deployment_id, asyncio.Lock())
 
     def interrupt(self, deployment_id: int) -> None:
-        """Cut short the waits of the operation in progress on a deployment (a newer one comes)."""
+        """Cut short the waits of the operation in progress on a deployment: a newer one comes.
+
+        The operation that holds the deployment now (or when its wait begins) gets `Cancelled`
+        in its next wait; operations that take the deployment after this call are not affected.
+        """
+        self._epochs[deployment_id] = self._epochs.get(deployment_id, 0) + 1
         for task in self._waits.get(deployment_id, ()):
             self._interrupted.add(task)
             task.cancel()
 
+    @contextlib.asynccontextmanager
+    async def _operation(self, deployment_id: int) -> AsyncIterator[None]:
+        """Hold the deployment (one operation at a time), noting which interruptions came before."""
+        async with self._lock(deployment_id):
+            self._held[deployment_id] = self._epochs.get(deployment_id, 0)
+            try:
+                yield
+            finally:
+                self._held.pop(deployment_id, None)
+
     async def _interruptible(self, deployment_id: int, work: Coroutine) -> Any:
-        """``work``'s result, or `Cancelled` if `interrupt` ends it first."""
+        """``work``'s result, or `Cancelled` if `interrupt` ends it (or came since the operation began)."""
+        if self._epochs.get(deployment_id, 0) != self._held.get(deployment_id, 0):
+            work.close()
+            raise Cancelled()
         task = asyncio.ensure_future(work)
         waits = self._waits.setdefault(deployment_id, set())
         waits.add(task)
@@ -263,7 +285,7 @@ class Controller:
     async def bring_up(self, deployment_id: int) -> None:
         """Start a deployment whose desired state is ``running``, or adopt what runs for it, and
         wait until it is ready; status ``ready``, or ``failed`` with a message."""
-        async with self._lock(deployment_id):
+        async with self._operation(deployment_id):
             deployment = await self._load(deployment_id)
             if deployment is None or deployment.desired != "running":
                 return
@@ -346,7 +368,7 @@ class Controller:
         if deployment is None:
             return None
         self.interrupt(deployment_id)
-        async with self._lock(deployment_id):
+        async with self._operation(deployment_id):
             deployment = await self._load(deployment_id)
             if deployment is None:
                 return None
@@ -367,7 +389,7 @@ class Controller:
         self._publish(deployment)
 
         async def restart() -> None:
-            async with self._lock(deployment_id):
+            async with self._operation(deployment_id):
                 current = await self._load(deployment_id)
                 if current is None or current.desired != "running":
                     return
@@ -382,7 +404,7 @@ class Controller:
     async def delete(self, deployment_id: int) -> None:
         """Stop and remove its workload, then its record; nothing is left behind."""
         self.interrupt(deployment_id)
-        async with self._lock(deployment_id):
+        async with self._operation(deployment_id):
             deployment = await self._load(deployment_id)
             if deployment is None:
                 return
@@ -391,6 +413,7 @@ class Controller:
             self.endpoints.remove(deployment.namespace, deployment.name)
             log.info("Deleted %s", self.describe(deployment))
         self._locks.pop(deployment_id, None)
+        self._epochs.pop(deployment_id, None)
 
     async def rollout(self, deployment_id: int, version: int | None) -> Deployment | None:
         """Replace the running workload with no failed request: start the new one (a model at
@@ -412,7 +435,7 @@ class Controller:
         return deployment
 
     async def _rollout(self, deployment_id: int, version: int | None) -> None:
-        async with self._lock(deployment_id):
+        async with self._operation(deployment_id):
             deployment = await self._load(deployment_id)
             if deployment is None or deployment.desired != "running":
                 return
@@ -476,13 +499,12 @@ class Controller:
             deployment.last_access = seen
         if deployment.status != "ready" or deployment.desired != "running":
             return
-        lock = self._lock(deployment.id)
-        if lock.locked():  # an operation is under way; it records its own outcome
+        if self._lock(deployment.id).locked():  # an operation is under way; it records its own outcome
             return
         handle = _handle(deployment.handle)
         state = await self.runtime.state(handle) if handle else None
         if state is None or state.phase != "running":
-            async with lock:
+            async with self._operation(deployment.id):
                 current = await self._load(deployment.id)
                 if current is None or current.status != "ready" or current.handle != deployment.handle:
                     return

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from ..harness import wait_for
@@ -204,3 +205,28 @@ def test_model_of_another_user_is_refused(lab: Lab, unique):
     assert answer.status_code == 403, answer.text
     assert "custom:models:read" in answer.json()["message"]
     assert bob.get(f"deployments/users/bob/{name}").status_code == 404
+
+
+@pytest.mark.parametrize("action", ["stop", "delete", "restart"])
+def test_operations_cut_a_start_short(lab: Lab, unique, action):
+    """A deployment that never becomes ready does not hold up stop, delete or restart until its timeout."""
+    alice = lab.api("alice")
+    name = unique("slow")
+    full_name = f"users/alice/{name}"
+    alice.create(namespace="users/alice", name=name, port=8000, command=["sleep", "300"])
+    alice.wait(full_name, "starting")
+    started = time.monotonic()
+    if action == "delete":
+        assert alice.delete(f"deployments/{full_name}").status_code == 204
+    else:
+        answer = alice.post(f"deployments/{full_name}/{action}")
+        assert answer.status_code == 200, answer.text
+    assert time.monotonic() - started < 15
+    if action == "restart":
+        wait_for(lambda: alice.get(f"deployments/{full_name}").json()["status"] == "starting", what="the new start")
+        assert len(lab.workload_ids(f"mllab-s-users-alice-{name}-")) == 1  # the old one went first
+        alice.post(f"deployments/{full_name}/stop")
+    if action == "stop":
+        assert alice.get(f"deployments/{full_name}").json()["status"] == "stopped"
+    assert lab.workload_ids(f"mllab-s-users-alice-{name}-") == set()
+    alice.delete(f"deployments/{full_name}")
