@@ -25,7 +25,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from croniter import croniter
-from mllab.hub.backends.resources import Resources
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from .fetch import ModelFetcher
@@ -75,7 +74,11 @@ def _naive(moment: datetime | None) -> datetime | None:
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def resources_of(spec: dict) -> Resources:
+def resources_of(spec: dict):
+    """The `Resources` a deployment's or job's spec asks for."""
+    # Imported on use: importing mllab.hub runs its configuration modules, which import this service.
+    from mllab.hub.backends.resources import Resources
+
     given = spec.get("resources") or {}
     return Resources(cpu_limit=given.get("cpu_limit"), mem_limit=given.get("mem_limit"), gpus=given.get("gpus", 0))
 

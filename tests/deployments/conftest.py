@@ -1,15 +1,20 @@
 """Fixtures of the deployments tests.
 
-Runtimes and the model server (`sklearn_model`, `model_server_image`) are in the first section;
-the service's fixtures follow in a section of their own.
+Runtimes and the model server (`sklearn_model`, `assert_serves`, `model_server_image`,
+`service_image`) are in the first section; the service's fixtures follow in a section of their
+own.  The container engine (`docker_host`, `docker_client`) is ``tests/conftest.py``'s.
 """
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from ..workspaces.engine import ensure_model_server_image, image_exists, podman
 
 # --- runtimes and the model server -------------------------------------------------------------
 
@@ -88,7 +93,6 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 
-import mllab.hub  # noqa: E402, F401 - before the service's modules: hub/services.py imports DeploymentsApp
 import requests  # noqa: E402
 
 from ..conftest import _create_database, _drop_database, slow_fixture  # noqa: E402
@@ -286,3 +290,28 @@ async def controller(postgres_url, tmp_path):
     for handle in await runtime.list():
         await runtime.stop(handle)
     db.close()
+
+
+@pytest.fixture(scope="session")
+def model_server_image(docker_host) -> str:
+    """``images/model-server/Dockerfile`` built for this checkout (once per machine and recipe)."""
+    return ensure_model_server_image()
+
+
+#: A plain service image: whatever runs in it is the command (``$PORT`` is where to listen).
+SERVICE_DOCKERFILE = """\
+FROM {base}
+ENTRYPOINT ["tini", "--"]
+CMD ["sh", "-c", "exec python -m http.server \\"$PORT\\""]
+"""
+
+
+@pytest.fixture(scope="session")
+def service_image(model_server_image, tmp_path_factory) -> str:
+    """An image with an ordinary entrypoint (Python's, from the model server image), for services and jobs."""
+    dockerfile = SERVICE_DOCKERFILE.format(base=model_server_image)
+    ref = f"localhost/mllab-test-service:{hashlib.sha256(dockerfile.encode()).hexdigest()[:16]}"
+    if not image_exists(ref):
+        podman("build", "-t", ref, "-f", "-", str(tmp_path_factory.mktemp("empty-context")), input=dockerfile.encode(),
+               stdout=subprocess.DEVNULL)
+    return ref

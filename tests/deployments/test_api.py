@@ -46,6 +46,9 @@ def test_service_lifecycle(lab: Lab, unique):
     assert alice.endpoint(full_name, "nothing-here").status_code == 404  # the service's own 404, forwarded
     (workload,) = lab.workload_ids(f"mllab-s-users-alice-{name}-")
     assert "GET / HTTP/1.1" in alice.get(f"deployments/{full_name}/logs").text
+    with alice.get(f"deployments/{full_name}/logs", params={"follow": "1"}, stream=True) as answer:
+        assert answer.status_code == 200  # streams until the client goes
+        assert "GET / HTTP/1.1" in next(answer.iter_content(chunk_size=None, decode_unicode=True))
 
     listed = alice.get("deployments", params={"namespace": "users/alice"}).json()
     assert full_name in [d["full_name"] for d in listed["items"]]

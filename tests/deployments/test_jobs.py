@@ -127,3 +127,19 @@ async def test_due_job_runs_on_schedule(controller):
     job = await controller.db.run(get_job, "users/alice", "tick")
     assert job.next_run == datetime(2030, 1, 1, 13, 3)
     await controller.idle()
+
+
+def test_follow_a_run_log(lab: Lab, unique):
+    """``?follow=1`` streams the output while the run goes on, and ends with it."""
+    alice = lab.api("alice")
+    name = unique("follow")
+    script = "import time\nfor i in range(5):\n    print('line', i, flush=True)\n    time.sleep(0.3)"
+    assert alice.post("jobs", json={"namespace": "users/alice", "name": name, "command": [sys.executable, "-c", script]}
+                      ).status_code == 201
+    wait_for(lambda: alice.get(f"jobs/users/alice/{name}/runs/1").json()["status"] != "pending", what="the start")
+    with alice.get(f"jobs/users/alice/{name}/runs/1/logs", params={"follow": "1"}, stream=True) as answer:
+        assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/plain")
+        text = "".join(answer.iter_content(chunk_size=None, decode_unicode=True))
+    assert text == "".join(f"line {i}\n" for i in range(5))
+    assert alice.wait_run(f"users/alice/{name}", 1)["status"] == "succeeded"
+    alice.delete(f"jobs/users/alice/{name}")

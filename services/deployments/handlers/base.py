@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -91,18 +92,31 @@ class DeploymentsBaseHandler(APIHandler):
         if stream is None:
             self.finish(text)
             return
+        self._pump = asyncio.ensure_future(self._send(stream))
+        try:
+            await self._pump
+        except (asyncio.CancelledError, StreamClosedError):
+            self.log.debug("Log follower of %s went away", self.request.path)
+            return
+        self.finish()
+
+    async def _send(self, stream: AsyncIterator[str]) -> None:
         try:
             async for chunk in stream:
                 self.write(chunk)
                 await self.flush()
-        except StreamClosedError:
-            self.log.debug("Log follower of %s went away", self.request.path)
-            return
         finally:
             close = getattr(stream, "aclose", None)
             if close is not None:
                 await close()
-        self.finish()
+
+    def on_connection_close(self) -> None:
+        # A follower that went away stops reading the log (a quiet workload writes nothing that
+        # would tell us).
+        pump = getattr(self, "_pump", None)
+        if pump is not None:
+            pump.cancel()
+        super().on_connection_close()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
