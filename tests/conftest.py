@@ -1,8 +1,10 @@
-"""Fixtures shared by every suite: real hubs, PostgreSQL databases and an S3 endpoint."""
+"""Fixtures shared by every suite: real hubs, PostgreSQL databases, an S3 endpoint, a container engine."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -105,6 +107,27 @@ def _s3_credentials(monkeypatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="session")
+@slow_fixture
+def docker_host() -> Iterator[str]:
+    """The Docker API URL of podman on this machine (the service is started when needed)."""
+    from .workspaces.engine import podman_service
+
+    if os.geteuid() != 0 or shutil.which("podman") is None:
+        pytest.skip("the Docker backend tests need root and podman (`make system-packages`)")
+    with podman_service() as url:
+        yield url
+
+
+@pytest.fixture
+def docker_client(docker_host):
+    import docker
+
+    client = docker.DockerClient(base_url=docker_host)
+    yield client
+    client.close()
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -14,6 +14,7 @@ import docker
 import docker.errors
 from escapism import escape as _escape
 
+from .pods import IMAGE_UID
 from .resources import Resources
 
 #: Prefix of the labels on what the platform starts (``org.mllab.role`` and friends).
@@ -45,6 +46,20 @@ def host_config(resources: Resources) -> dict[str, Any]:
     if resources.gpus:
         config["device_requests"] = [{"Driver": "nvidia", "Count": resources.gpus, "Capabilities": [["gpu"]]}]
     return config
+
+
+def security_settings() -> dict[str, Any]:
+    """Keyword arguments of ``APIClient.create_host_config`` that harden a container.
+
+    No Linux capabilities, no privilege escalation (setuid binaries do not raise
+    privileges), never privileged.  Run the container as `container_user` too.
+    """
+    return {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges"], "privileged": False}
+
+
+def container_user(uid: int = IMAGE_UID) -> str:
+    """``create_container(user=...)`` of the platform's non-root image user: ``"1000:1000"``."""
+    return f"{uid}:{uid}"
 
 
 def labels(role: str, **subject: str) -> dict[str, str]:

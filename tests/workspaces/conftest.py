@@ -1,46 +1,24 @@
-"""Fixtures of the workspace tests: a container engine, the workspace image, hubs on Docker."""
+"""Fixtures of the workspace tests: the workspace image, hubs on Docker (the engine is ``tests/conftest.py``'s)."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from ..conftest import slow_fixture
 from ..harness import Hub
-from .engine import ensure_workspace_image, podman_service
+from .engine import ensure_workspace_image
 from .tap import SocketTap
 
 DOCKER_HUB_CONFIG = Path(__file__).with_name("docker_hub_config.py")
 
 
 @pytest.fixture(scope="session")
-@slow_fixture
-def docker_host() -> Iterator[str]:
-    """The Docker API URL of podman on this machine (the service is started when needed)."""
-    if os.geteuid() != 0 or shutil.which("podman") is None:
-        pytest.skip("the Docker backend tests need root and podman (`make system-packages`)")
-    with podman_service() as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
 def workspace_image(docker_host) -> str:
     """``images/workspace/Dockerfile`` built for this checkout (once per machine and recipe)."""
     return ensure_workspace_image()
-
-
-@pytest.fixture
-def docker_client(docker_host):
-    import docker
-
-    client = docker.DockerClient(base_url=docker_host)
-    yield client
-    client.close()
 
 
 @pytest.fixture

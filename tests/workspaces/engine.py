@@ -1,9 +1,9 @@
 """A real container engine for the Docker backend's tests: podman's Docker-compatible API.
 
 Nothing can be pulled on the test machines, so images are made here: a Debian root file
-system from ``debootstrap`` imported as a local base, and the project's own
-``images/workspace/Dockerfile`` built on it with ``--build-arg BASE=<local base>``.  Both are
-built once per machine and found again by a tag that is a hash of their recipe.
+system from ``debootstrap`` imported as a local base, and the project's own Dockerfiles
+(``images/workspace``, ``images/model-server``) built on it with ``--build-arg BASE=<local
+base>``.  Each is built once per machine and found again by a tag that is a hash of its recipe.
 
 The podman settings (runc, rlimits) are the harness's (``containers.conf`` next to this
 file, passed with ``$CONTAINERS_CONF``), not the product's: users run Docker or podman as
@@ -32,15 +32,30 @@ SOCKET = Path(os.environ.get("MLLAB_TEST_PODMAN_SOCKET", "/run/mllab-podman.sock
 SOCKET_URL = f"unix://{SOCKET}"
 CONTAINERS_CONF = Path(__file__).with_name("containers.conf")
 WORKSPACE_RECIPE = REPO / "images" / "workspace"
+MODEL_SERVER_RECIPE = REPO / "images" / "model-server"
 BASE_REPO = "localhost/mllab-test-base"
 WORKSPACE_REPO = "localhost/mllab-test-workspace"
+MODEL_SERVER_REPO = "localhost/mllab-test-model-server"
 DEBIAN_SUITE = "bookworm"
+
+
+def _recipe_files(recipe: Path) -> list[Path]:
+    return sorted(p for p in recipe.rglob("*") if p.is_file() and p.suffix not in {".whl", ".crt"})
+
+
 #: Files whose content goes into the workspace image; a change to any of them rebuilds it.
 WORKSPACE_INPUTS = [
-    *sorted(p for p in WORKSPACE_RECIPE.rglob("*") if p.is_file() and p.suffix not in {".whl", ".crt"}),
+    *_recipe_files(WORKSPACE_RECIPE),
     REPO / "pyproject.toml",
     *sorted((REPO / "client").rglob("*.py")),
     *sorted((REPO / "extensions").rglob("*.py")),
+]
+#: Files whose content goes into the model server image (the server, and the client for `mllab models pull`).
+MODEL_SERVER_INPUTS = [
+    *_recipe_files(MODEL_SERVER_RECIPE),
+    REPO / "pyproject.toml",
+    REPO / "services" / "deployments" / "modelserver.py",
+    *sorted((REPO / "client").rglob("*.py")),
 ]
 
 
@@ -99,14 +114,25 @@ def ensure_base_image() -> str:
 
 def ensure_workspace_image() -> str:
     """``images/workspace/Dockerfile`` built on the local base, with this checkout's wheel."""
+    return ensure_project_image(WORKSPACE_RECIPE, WORKSPACE_REPO, WORKSPACE_INPUTS)
+
+
+def ensure_model_server_image() -> str:
+    """``images/model-server/Dockerfile`` built on the local base, with this checkout's wheel."""
+    return ensure_project_image(MODEL_SERVER_RECIPE, MODEL_SERVER_REPO, MODEL_SERVER_INPUTS)
+
+
+def ensure_project_image(recipe: Path, repository: str, inputs: list[Path]) -> str:
+    """The Dockerfile in ``recipe`` built on the local base with this checkout's wheel in
+    ``wheels/``, tagged ``repository:<hash of inputs and base>``; built only when that tag is missing."""
     base = ensure_base_image()
-    ref = f"{WORKSPACE_REPO}:{recipe_hash(WORKSPACE_INPUTS, base)}"
+    ref = f"{repository}:{recipe_hash(inputs, base)}"
     if image_exists(ref):
         return ref
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mllab-workspace-context-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"mllab-{recipe.name}-context-") as tmp:
         context = Path(tmp) / "context"
-        shutil.copytree(WORKSPACE_RECIPE, context, ignore=shutil.ignore_patterns("*.whl", "*.crt"))
+        shutil.copytree(recipe, context, ignore=shutil.ignore_patterns("*.whl", "*.crt"))
         subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(context / "wheels"),
                         str(REPO)], check=True)
         # pip inside the build trusts what pip here trusts (a TLS-intercepting proxy's CA).
@@ -116,7 +142,7 @@ def ensure_workspace_image() -> str:
         podman("build", "--network", "host", "--build-arg", f"BASE={base}", "-t", ref, str(context),
                stdout=subprocess.DEVNULL)
     log.warning("built %s in %.0fs", ref, time.monotonic() - started)
-    remove_other_tags(WORKSPACE_REPO, keep=ref)
+    remove_other_tags(repository, keep=ref)
     return ref
 
 
