@@ -63,7 +63,7 @@ def pod_manifest(
     name: str,
     image: str,
     *,
-    port: int,
+    port: int | None,
     cmd: list[str] | None = None,
     resources: Resources = Resources(),  # noqa: B008 - frozen, so one shared default is safe
     env: dict[str, str] | None = None,
@@ -72,10 +72,13 @@ def pod_manifest(
     tolerations: list[dict] | None = None,
     volumes: list[dict] | None = None,
     volume_mounts: list[dict] | None = None,
+    init_containers: list[dict] | None = None,
+    annotations: dict[str, str] | None = None,
     container_name: str = "main",
     uid: int = IMAGE_UID,
 ) -> V1Pod:
-    """A pod of one container of ``image``, serving on ``port``; ``cmd`` are its arguments.
+    """A pod of one container of ``image``, serving on ``port`` (None: a pod that serves
+    nothing, such as a job's); ``cmd`` are its arguments (after the image's entrypoint).
 
     With the platform's labels, security (`security_settings`) and ``resources``
     (`resource_settings`), rendered by KubeSpawner's ``make_pod``.  Serialize it with
@@ -87,16 +90,23 @@ def pod_manifest(
     pod = make_pod(
         name=name,
         cmd=cmd,
-        port=port,
+        port=port or 0,
         image=image,
         env=dict(env or {}),
         labels={**LABELS, **(labels or {})},
+        annotations=annotations,
         node_selector=node_selector,
         tolerations=tolerations,
         volumes=volumes,
         volume_mounts=volume_mounts,
+        init_containers=init_containers,
         **security_settings(uid),
         **resource_settings(resources),
     )
-    pod.spec.containers[0].name = container_name
+    container = pod.spec.containers[0]
+    container.name = container_name
+    if port is None:
+        container.ports = None
+    else:
+        container.ports[0].name = "http"
     return pod
