@@ -220,7 +220,7 @@ class DeploymentsApp(ServiceApp):
             self.log.exception("Reconciling with the %s runtime failed", self.runtime)
         periodic = [
             asyncio.create_task(self._every(self.check_interval, controller.check)),
-            asyncio.create_task(self._every(self.schedule_interval, controller.run_schedules)),
+            asyncio.create_task(self._every(self.schedule_interval, controller.jobs.run_schedules)),
         ]
         try:
             await super().serve()

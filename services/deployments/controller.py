@@ -1,4 +1,4 @@
-"""The deployments' state machine: bring each deployment to its desired state, and run jobs.
+"""The deployments' state machine: bring each deployment to its desired state (jobs are `jobs`').
 
 The database holds what should be (``desired``); the runtime holds what is.  The controller
 moves one towards the other and records each step in ``status``:
@@ -24,47 +24,31 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from croniter import croniter
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from .fetch import ModelFetcher
-from .models import Deployment, Job, JobRun, utcnow
+from .jobs import JobRunner
+from .models import Deployment, utcnow
 from .proxy import Endpoints
 from .runtimes.base import MODEL_PORT, Handle, Runtime, Workload, make_workload_id
 from .store import (
-    active_runs,
     all_deployments,
-    all_run_handles,
     delete_deployment,
-    delete_job,
     deployment_by_id,
-    due_jobs,
-    new_run,
     record_access,
-    set_next_run,
     update_deployment,
-    update_run,
 )
 from .validation import parse_model_ref
+from .workloads import handle_json, handle_of, reason, resources_of
 
 log = logging.getLogger(__name__)
 
 #: Lines of a failed workload's output kept in its message.
 FAILURE_TAIL = 15
-#: Most characters of a run's log kept in the database once the run is over.
-MAX_SAVED_LOG = 1024 * 1024
 
 
 class Cancelled(Exception):
     """A wait was cut short by a newer operation on the same deployment."""
-
-
-def _handle(data: dict | None) -> Handle | None:
-    return Handle(**data) if data else None
-
-
-def _as_json(handle: Handle) -> dict:
-    return dataclasses.asdict(handle)
 
 
 def _naive(moment: datetime | None) -> datetime | None:
@@ -74,26 +58,11 @@ def _naive(moment: datetime | None) -> datetime | None:
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def resources_of(spec: dict):
-    """The `Resources` a deployment's or job's spec asks for."""
-    # Imported on use: importing mllab.hub runs its configuration modules, which import this service.
-    from mllab.hub.backends.resources import Resources
-
-    given = spec.get("resources") or {}
-    return Resources(cpu_limit=given.get("cpu_limit"), mem_limit=given.get("mem_limit"), gpus=given.get("gpus", 0))
-
-
-def next_cron_time(schedule: str, after: datetime) -> datetime:
-    """The first time after ``after`` (naive UTC) that ``schedule`` names."""
-    return croniter(schedule, after).get_next(datetime)
-
-
 class Controller:
-    """Brings deployments to their desired state and runs jobs, on one runtime backend.
+    """Brings deployments to their desired state on one runtime backend; ``jobs`` runs the jobs.
 
-    ``db`` is a `Database`, ``runtime`` a `Runtime`, ``endpoints`` the proxy's map,
-    ``fetcher`` fetches model versions (None: models cannot be deployed), ``prefix`` the
-    service's URL prefix.  ``clock`` returns naive UTC (tests move it).
+    ``db`` is a `Database`, ``runtime`` a `Runtime`, ``endpoints`` the proxy's map, ``fetcher``
+    fetches model versions (None: models cannot be deployed).  ``clock`` returns naive UTC.
     """
 
     def __init__(
@@ -116,7 +85,6 @@ class Controller:
         self.ready_timeout = ready_timeout
         self.ready_interval = ready_interval
         self.rollout_drain = rollout_drain
-        self.run_poll_interval = run_poll_interval
         self.clock = clock
         self.http = AsyncHTTPClient(force_instance=True)
         self._locks: dict[int, asyncio.Lock] = {}
@@ -129,8 +97,8 @@ class Controller:
         self._held: dict[int, int] = {}
         #: Background work (started by `submit`), kept so it is not garbage-collected.
         self._tasks: set[asyncio.Task] = set()
-        #: Watchers of the job runs in progress, by run id.
-        self._watchers: dict[int, asyncio.Task] = {}
+        #: The jobs' runs, on the same runtime.
+        self.jobs = JobRunner(db, runtime, poll_interval=run_poll_interval, clock=clock)
 
     # -- background work ---------------------------------------------------------------------
 
@@ -147,15 +115,17 @@ class Controller:
             log.error("Background work failed", exc_info=task.exception())
 
     async def idle(self) -> None:
-        """Wait until no background work is left (tests)."""
-        while self._tasks or any(not w.done() for w in self._watchers.values()):
-            await asyncio.gather(*self._tasks, *self._watchers.values(), return_exceptions=True)
+        """Wait until no background work is left, job runs included (tests)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.jobs.idle()
 
     async def close(self) -> None:
         """Stop the background work (workloads keep running: the next start adopts them)."""
-        for task in [*self._tasks, *self._watchers.values()]:
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._watchers.values(), return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.jobs.close()
         self.http.close()
 
     def _lock(self, deployment_id: int) -> asyncio.Lock:
@@ -295,7 +265,7 @@ class Controller:
             await self._bring_up(deployment)
 
     async def _bring_up(self, deployment: Deployment) -> None:
-        handle = _handle(deployment.handle)
+        handle = handle_of(deployment.handle)
         if handle is not None:
             state = await self.runtime.state(handle)
             if state.phase == "running":
@@ -319,9 +289,9 @@ class Controller:
             log.info("Start of %s interrupted", self.describe(deployment))
             return
         except Exception as e:
-            await self._fail(deployment, None, f"could not start: {_reason(e)}")
+            await self._fail(deployment, None, f"could not start: {reason(e)}")
             return
-        deployment = await self._set(deployment.id, status="starting", handle=_as_json(handle))
+        deployment = await self._set(deployment.id, status="starting", handle=handle_json(handle))
         if deployment is None:  # deleted meanwhile
             await self._stop_handle(handle, "workload of a deleted deployment")
             return
@@ -335,7 +305,7 @@ class Controller:
             log.info("Wait for %s interrupted", self.describe(deployment))
             return
         except Exception as e:
-            await self._fail(deployment, handle, _reason(e))
+            await self._fail(deployment, handle, reason(e))
             return
         deployment = await self._set(deployment.id, status="ready", message=None, started_at=self.clock())
         if deployment is not None:
@@ -377,7 +347,7 @@ class Controller:
                 return None
             if deployment.desired != "stopped":  # started again meanwhile
                 return deployment
-            await self._stop_handle(_handle(deployment.handle), self.describe(deployment))
+            await self._stop_handle(handle_of(deployment.handle), self.describe(deployment))
             deployment = await self._set(deployment_id, status="stopped", handle=None, message=message)
             self._publish(deployment)
             return deployment
@@ -396,7 +366,7 @@ class Controller:
                 current = await self._load(deployment_id)
                 if current is None or current.desired != "running":
                     return
-                await self._stop_handle(_handle(current.handle), self.describe(current))
+                await self._stop_handle(handle_of(current.handle), self.describe(current))
                 current = await self._set(deployment_id, handle=None)
                 if current is not None:
                     await self._bring_up(current)
@@ -411,7 +381,7 @@ class Controller:
             deployment = await self._load(deployment_id)
             if deployment is None:
                 return
-            await self._stop_handle(_handle(deployment.handle), self.describe(deployment))
+            await self._stop_handle(handle_of(deployment.handle), self.describe(deployment))
             await self.db.run(delete_deployment, deployment_id)
             self.endpoints.remove(deployment.namespace, deployment.name)
             log.info("Deleted %s", self.describe(deployment))
@@ -442,7 +412,7 @@ class Controller:
             deployment = await self._load(deployment_id)
             if deployment is None or deployment.desired != "running":
                 return
-            old = _handle(deployment.handle)
+            old = handle_of(deployment.handle)
             old_version = deployment.model_version
             subject = self.describe(deployment, version)
             new: Handle | None = None
@@ -457,15 +427,15 @@ class Controller:
                     await self._stop_handle(new, subject)
                 return
             except Exception as e:
-                reason = await self._failure(new, _reason(e))
-                log.warning("Rollout of %s failed: %s", subject, _reason(e))
+                why = await self._failure(new, reason(e))
+                log.warning("Rollout of %s failed: %s", subject, reason(e))
                 if new is not None:
                     await self._stop_handle(new, subject)
                 serving = f"version {old_version}" if deployment.kind == "model" else "the old workload"
                 deployment = await self._set(deployment_id, status="ready", message=(
-                    f"Rollout failed: {reason}; {serving} still serves."))
+                    f"Rollout failed: {why}; {serving} still serves."))
                 return
-            deployment = await self._set(deployment_id, status="ready", message=None, handle=_as_json(new),
+            deployment = await self._set(deployment_id, status="ready", message=None, handle=handle_json(new),
                                          model_version=version, started_at=self.clock())
             if deployment is None:
                 await self._stop_handle(new, subject)
@@ -477,11 +447,11 @@ class Controller:
             await self._stop_handle(old, self.describe(deployment, old_version))
 
     async def logs(self, deployment: Deployment, tail: int | None) -> str:
-        handle = _handle(deployment.handle)
+        handle = handle_of(deployment.handle)
         return await self.runtime.logs(handle, tail) if handle else ""
 
     def follow(self, deployment: Deployment) -> AsyncIterator[str] | None:
-        handle = _handle(deployment.handle)
+        handle = handle_of(deployment.handle)
         return self.runtime.follow(handle) if handle else None
 
     # -- periodic checks ---------------------------------------------------------------------
@@ -504,7 +474,7 @@ class Controller:
             return
         if self._lock(deployment.id).locked():  # an operation is under way; it records its own outcome
             return
-        handle = _handle(deployment.handle)
+        handle = handle_of(deployment.handle)
         state = await self.runtime.state(handle) if handle else None
         if state is None or state.phase != "running":
             async with self._operation(deployment.id):
@@ -527,20 +497,20 @@ class Controller:
         runs but should not or belongs to nothing known; watch the job runs in progress."""
         running = {handle.workload_id: handle for handle in await self.runtime.list()}
         deployments = await self.db.run(all_deployments)
-        runs = await self.db.run(active_runs)
+        runs = await self.jobs.active()
         known: set[str] = set()
         for deployment in deployments:
-            handle = _handle(deployment.handle)
+            handle = handle_of(deployment.handle)
             if handle is None:
                 continue
             if deployment.desired == "running" and handle.workload_id in running:
                 listed = running[handle.workload_id]
                 fresh = dataclasses.replace(handle, ref=listed.ref or handle.ref, url=listed.url or handle.url)
                 if fresh != handle:
-                    await self._set(deployment.id, handle=_as_json(fresh))
+                    await self._set(deployment.id, handle=handle_json(fresh))
                 known.add(handle.workload_id)
         for _job, run in runs:
-            handle = _handle(run.handle)
+            handle = handle_of(run.handle)
             if handle is not None and handle.workload_id in running:
                 known.add(handle.workload_id)
         # Ended runs whose log is still to be read keep their workload until their watcher saves it.
@@ -556,161 +526,10 @@ class Controller:
                 self._publish(deployment)
                 self.submit(self.bring_up(deployment.id))
             else:
-                handle = _handle(deployment.handle)
+                handle = handle_of(deployment.handle)
                 if handle is not None and handle.workload_id in known:
                     await self.stop(deployment.id)
                 elif deployment.status != "stopped" or deployment.handle:
                     await self._set(deployment.id, status="stopped", handle=None)
                 self.endpoints.set(deployment.namespace, deployment.name, None, "stopped")
-        for job, run in runs:
-            handle = _handle(run.handle)
-            if handle is None or handle.workload_id not in running:
-                await self.db.run(_finish_run, run.id, "failed", None, run.log,
-                                  "The service restarted and the run's workload was gone.", self.clock())
-                log.warning("Run %d of job %s was lost while the service was down", run.number, job.full_name)
-            else:
-                log.info("Adopting run %d of job %s (%s)", run.number, job.full_name, handle.workload_id)
-                self._watch(job, run, handle)
-
-    # -- jobs --------------------------------------------------------------------------------
-
-    async def run_job(self, job_id: int, trigger: str = "manual") -> tuple[Job, JobRun]:
-        """Record a run of the job and start it in the background; the run as recorded."""
-        job, run = await self.db.run(new_run, job_id, trigger)
-        log.info("Running job %s (run %d, %s)", job.full_name, run.number, trigger)
-        self._watchers[run.id] = self.submit(self._run(job, run))
-        return job, run
-
-    async def _run(self, job: Job, run: JobRun) -> None:
-        spec = job.spec or {}
-        try:
-            workload = Workload(
-                id=make_workload_id("job", job.namespace, job.name, f"{run.number}x{secrets.token_hex(2)}"),
-                kind="job", namespace=job.namespace, name=job.name, image=spec.get("image"),
-                command=list(spec.get("command") or []), env=dict(spec.get("env") or {}),
-                resources=resources_of(spec),
-            )
-            handle = await self.runtime.start(workload)
-        except Exception as e:
-            log.warning("Run %d of job %s could not start: %s", run.number, job.full_name, _reason(e))
-            await self.db.run(_finish_run, run.id, "failed", None, None, f"could not start: {_reason(e)}",
-                              self.clock())
-            return
-        recorded = await self.db.run(update_run, run.id, {"status": "running", "handle": _as_json(handle),
-                                                          "started_at": self.clock()})
-        if recorded is None or recorded.status != "running":  # cancelled or deleted meanwhile
-            await self.runtime.stop(handle)
-            return
-        await self._watch_until_done(job, run, handle)
-
-    def _watch(self, job: Job, run: JobRun, handle: Handle) -> None:
-        self._watchers[run.id] = self.submit(self._watch_until_done(job, run, handle))
-
-    async def _watch_until_done(self, job: Job, run: JobRun, handle: Handle) -> None:
-        try:
-            while True:
-                state = await self.runtime.state(handle)
-                if state.phase != "running":
-                    break
-                await asyncio.sleep(self.run_poll_interval)
-            text = await self._saved_log(handle)
-            if state.phase == "exited":
-                status = "succeeded" if state.exit_code == 0 else "failed"
-                message = None if status == "succeeded" else f"exited with code {state.exit_code}"
-                if state.message:
-                    message = f"{message or 'exited'} ({state.message})"
-            else:
-                status, message = "failed", "its workload disappeared"
-            finished = await self.db.run(_finish_run, run.id, status, state.exit_code, text, message, self.clock())
-            if finished:
-                log.info("Run %d of job %s %s (exit code %s)", run.number, job.full_name, status, state.exit_code)
-            await self.runtime.stop(handle)
-        finally:
-            self._watchers.pop(run.id, None)
-
-    async def _saved_log(self, handle: Handle) -> str:
-        try:
-            text = await self.runtime.logs(handle)
-        except Exception:
-            log.exception("Reading the log of %s failed", handle.workload_id)
-            return ""
-        return text[-MAX_SAVED_LOG:]
-
-    async def cancel_run(self, job: Job, run: JobRun) -> JobRun:
-        """Stop a run in progress (status ``cancelled``, its log kept); a finished run stays as it is."""
-        if run.status not in ("pending", "running"):
-            return run
-        watcher = self._watchers.pop(run.id, None)
-        if watcher is not None:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
-        current = await self.db.run(_load_run, run.id)
-        if current is None or current.status not in ("pending", "running"):
-            return current or run
-        handle = _handle(current.handle)
-        text = await self._saved_log(handle) if handle else None
-        cancelled = await self.db.run(_finish_run, run.id, "cancelled", None, text, "cancelled", self.clock())
-        if handle is not None:
-            log.info("Cancelling run %d of job %s (%s)", run.number, job.full_name, handle.workload_id)
-            await self.runtime.stop(handle)
-        return cancelled or current
-
-    async def run_logs(self, run: JobRun, tail: int | None) -> str:
-        if run.log is not None or not run.handle:
-            text = run.log or ""
-            return "".join(text.splitlines(keepends=True)[-tail:]) if tail else text
-        return await self.runtime.logs(_handle(run.handle), tail)
-
-    def follow_run(self, run: JobRun) -> AsyncIterator[str] | None:
-        if run.log is not None or not run.handle:
-            return None
-        return self.runtime.follow(_handle(run.handle))
-
-    async def delete_job(self, job: Job) -> None:
-        """Cancel its runs in progress, then remove the job and its history."""
-        for other, run in await self.db.run(active_runs):
-            if other.id == job.id:
-                await self.cancel_run(job, run)
-        await self.db.run(delete_job, job.id)
-        log.info("Deleted job %s", job.full_name)
-
-    async def run_schedules(self, now: datetime | None = None) -> list[JobRun]:
-        """Start a run of every job whose ``next_run`` has come (``now``: naive UTC, default the
-        clock), and move ``next_run`` on to the schedule's next time after now (runs missed
-        while the service was down are not made up, one is run)."""
-        now = now or self.clock()
-        started = []
-        for job in await self.db.run(due_jobs, now):
-            try:
-                following = next_cron_time(job.schedule, now) if job.schedule else None
-                if await self.db.run(set_next_run, job.id, job.next_run, following):
-                    started.append((await self.run_job(job.id, "schedule"))[1])
-            except Exception:
-                log.exception("Scheduled run of job %s failed", job.full_name)
-        return started
-
-    async def known_workloads(self) -> set[str]:
-        """Workload ids the database refers to (tests)."""
-        ids = {d.handle["workload_id"] for d in await self.db.run(all_deployments) if d.handle}
-        return ids | {h["workload_id"] for h in await self.db.run(all_run_handles)}
-
-
-def _reason(e: BaseException) -> str:
-    text = str(e) or type(e).__name__
-    return getattr(e, "message", None) or text
-
-
-def _load_run(session, run_id: int) -> JobRun | None:
-    return session.get(JobRun, run_id)
-
-
-def _finish_run(session, run_id: int, status: str, exit_code: int | None, text: str | None, message: str | None,
-                when: datetime) -> JobRun | None:
-    """Record the end of a run unless it ended already (a cancel and an exit race)."""
-    run = session.get(JobRun, run_id, with_for_update=True)
-    if run is None or run.status not in ("pending", "running"):
-        return None
-    run.status, run.exit_code, run.message, run.finished_at, run.handle = status, exit_code, message, when, None
-    if text is not None:
-        run.log = text
-    return run
+        await self.jobs.resume(runs, running)

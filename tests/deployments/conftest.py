@@ -274,7 +274,7 @@ def unique() -> Callable[[str], str]:
 @pytest.fixture
 async def controller(postgres_url, tmp_path):
     """A controller of the service on PostgreSQL and the local runtime, without a hub; its clock
-    and its calls are the test's (``controller.run_schedules(now=...)``, ``controller.reconcile()``)."""
+    and its calls are the test's (``controller.jobs.run_schedules(now=...)``, ``controller.reconcile()``)."""
     from mllab.services.deployments.controller import Controller
     from mllab.services.deployments.db import Database, migrate
     from mllab.services.deployments.proxy import Endpoints

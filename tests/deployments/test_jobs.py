@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timedelta
 
-from mllab.services.deployments.controller import next_cron_time
 from mllab.services.deployments.store import create_job, get_job, job_runs
 from mllab.services.deployments.validation import Settings, job_spec
+from mllab.services.deployments.workloads import next_cron_time
 
 from ..harness import wait_for
 from .conftest import Lab
@@ -110,10 +110,10 @@ async def test_due_job_runs_on_schedule(controller):
     job = await controller.db.run(create_job, fields, "alice", next_cron_time("* * * * *", start))
     assert job.next_run == datetime(2030, 1, 1, 12, 1)
 
-    assert await controller.run_schedules(now=datetime(2030, 1, 1, 12, 0, 59)) == []
-    (run,) = await controller.run_schedules(now=datetime(2030, 1, 1, 12, 1, 0, 500))
+    assert await controller.jobs.run_schedules(now=datetime(2030, 1, 1, 12, 0, 59)) == []
+    (run,) = await controller.jobs.run_schedules(now=datetime(2030, 1, 1, 12, 1, 0, 500))
     assert run.number == 1 and run.trigger == "schedule"
-    assert await controller.run_schedules(now=datetime(2030, 1, 1, 12, 1, 30)) == []  # once per time
+    assert await controller.jobs.run_schedules(now=datetime(2030, 1, 1, 12, 1, 30)) == []  # once per time
     job = await controller.db.run(get_job, "users/alice", "tick")
     assert job.next_run == datetime(2030, 1, 1, 12, 2)
 
@@ -122,7 +122,7 @@ async def test_due_job_runs_on_schedule(controller):
     assert total == 1 and (runs[0].status, runs[0].exit_code, runs[0].log) == ("failed", 3, "hello from the job\n")
 
     # The service was down for an hour: one run, not sixty, and the schedule goes on from now.
-    (late,) = await controller.run_schedules(now=datetime(2030, 1, 1, 13, 2, 10))
+    (late,) = await controller.jobs.run_schedules(now=datetime(2030, 1, 1, 13, 2, 10))
     assert late.number == 2
     job = await controller.db.run(get_job, "users/alice", "tick")
     assert job.next_run == datetime(2030, 1, 1, 13, 3)
@@ -143,3 +143,17 @@ def test_follow_a_run_log(lab: Lab, unique):
     assert text == "".join(f"line {i}\n" for i in range(5))
     assert alice.wait_run(f"users/alice/{name}", 1)["status"] == "succeeded"
     alice.delete(f"jobs/users/alice/{name}")
+
+
+async def test_cancel_while_starting(controller):
+    """A run cancelled before its workload has started is stopped as soon as it has: nothing stays."""
+    fields = job_spec({"namespace": "users/alice", "name": "early", "command": SLEEP}, Settings())
+    job = await controller.db.run(create_job, fields, "alice", None)
+    job, run = await controller.jobs.run(job.id)
+    assert run.status == "pending"
+    cancelled = await controller.jobs.cancel(job, run)
+    assert cancelled.status == "cancelled"
+    await controller.idle()
+    runs, _ = await controller.db.run(job_runs, job.id, 10)
+    assert [(r.status, r.handle) for r in runs] == [("cancelled", None)]
+    assert await controller.runtime.list() == []

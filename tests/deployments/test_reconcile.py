@@ -97,7 +97,7 @@ async def test_adopts_a_job_run_in_progress(controller):
     fields = job_spec({"namespace": "users/alice", "name": "etl", "command": [sys.executable, "-c", script]},
                       Settings())
     job = await controller.db.run(create_job, fields, "alice", None)
-    job, run = await controller.run_job(job.id)
+    job, run = await controller.jobs.run(job.id)
     await _wait_for_run(controller, job.id, run.number, "running")
     await controller.close()  # the service stops; the run goes on
     after = restarted(controller)

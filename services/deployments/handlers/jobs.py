@@ -6,11 +6,11 @@ from sqlalchemy.orm import Session
 
 from ...errors import APIError
 from ...openapi import operation
-from ..controller import next_cron_time
 from ..models import Job, JobRun
 from ..store import create_job, get_job, get_run, job_runs, list_jobs
 from ..validation import job_spec
 from ..views import JOB_RUNS_SHOWN, job_view, page, run_view
+from ..workloads import next_cron_time
 from .base import DeploymentsBaseHandler
 
 _JOB = "/{owner_kind}/{owner}/{name}"
@@ -67,7 +67,7 @@ class JobsHandler(DeploymentsBaseHandler):
                       f" on schedule {job.schedule!r}" if job.schedule else "")
         runs = []
         if not job.schedule:
-            runs = [(await controller.run_job(job.id, "manual"))[1]]
+            runs = [(await controller.jobs.run(job.id, "manual"))[1]]
         self.write_json(job_view(job, runs), status=201)
 
 
@@ -89,7 +89,7 @@ class JobHandler(OneJob):
     async def delete(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.job_namespace(owner_kind, owner, name, "write")
         job = await self.service.db.run(get_job, namespace, name)
-        await self.service.controller.delete_job(job)
+        await self.service.controller.jobs.delete(job)
         self.log.info("%s deleted job %s", self.user, job.full_name)
         self.set_status(204)
         self.finish()
@@ -107,7 +107,7 @@ class RunsHandler(OneJob):
     async def post(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.job_namespace(owner_kind, owner, name, "write")
         job = await self.service.db.run(get_job, namespace, name)
-        job, run = await self.service.controller.run_job(job.id, "manual")
+        job, run = await self.service.controller.jobs.run(job.id, "manual")
         self.write_json(run_view(run, job), status=201)
 
 
@@ -128,11 +128,11 @@ class RunLogsHandler(OneJob):
         _job, run = await self.service.db.run(_run, namespace, name, run_number(number))
         controller = self.service.controller
         if follow:
-            stream = controller.follow_run(run)
+            stream = controller.jobs.follow(run)
             if stream is not None:
                 await self.write_text("", stream)
                 return
-        await self.write_text(await controller.run_logs(run, tail))
+        await self.write_text(await controller.jobs.logs(run, tail))
 
 
 class RunCancelHandler(OneJob):
@@ -141,7 +141,7 @@ class RunCancelHandler(OneJob):
     async def post(self, owner_kind: str, owner: str, name: str, number: str) -> None:
         namespace = self.job_namespace(owner_kind, owner, name, "write")
         job, run = await self.service.db.run(_run, namespace, name, run_number(number))
-        run = await self.service.controller.cancel_run(job, run)
+        run = await self.service.controller.jobs.cancel(job, run)
         self.log.info("%s cancelled run %d of job %s", self.user, run.number, job.full_name)
         self.write_json(run_view(run, job))
 
