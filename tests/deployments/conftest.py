@@ -85,6 +85,31 @@ def assert_serves(sklearn_model):
     return check
 
 
+@pytest.fixture(scope="session")
+def model_server_image(docker_host) -> str:
+    """``images/model-server/Dockerfile`` built for this checkout (once per machine and recipe)."""
+    return ensure_model_server_image()
+
+
+#: A plain service image: whatever runs in it is the command (``$PORT`` is where to listen).
+SERVICE_DOCKERFILE = """\
+FROM {base}
+ENTRYPOINT ["tini", "--"]
+CMD ["sh", "-c", "exec python -m http.server \\"$PORT\\""]
+"""
+
+
+@pytest.fixture(scope="session")
+def service_image(model_server_image, tmp_path_factory) -> str:
+    """An image with an ordinary entrypoint (Python's, from the model server image), for services and jobs."""
+    dockerfile = SERVICE_DOCKERFILE.format(base=model_server_image)
+    ref = f"localhost/mllab-test-service:{hashlib.sha256(dockerfile.encode()).hexdigest()[:16]}"
+    if not image_exists(ref):
+        podman("build", "-t", ref, "-f", "-", str(tmp_path_factory.mktemp("empty-context")), input=dockerfile.encode(),
+               stdout=subprocess.DEVNULL)
+    return ref
+
+
 # --- the deployments service (hubs, users, the REST API) -----------------------------------------
 
 import asyncio  # noqa: E402
@@ -290,28 +315,3 @@ async def controller(postgres_url, tmp_path):
     for handle in await runtime.list():
         await runtime.stop(handle)
     db.close()
-
-
-@pytest.fixture(scope="session")
-def model_server_image(docker_host) -> str:
-    """``images/model-server/Dockerfile`` built for this checkout (once per machine and recipe)."""
-    return ensure_model_server_image()
-
-
-#: A plain service image: whatever runs in it is the command (``$PORT`` is where to listen).
-SERVICE_DOCKERFILE = """\
-FROM {base}
-ENTRYPOINT ["tini", "--"]
-CMD ["sh", "-c", "exec python -m http.server \\"$PORT\\""]
-"""
-
-
-@pytest.fixture(scope="session")
-def service_image(model_server_image, tmp_path_factory) -> str:
-    """An image with an ordinary entrypoint (Python's, from the model server image), for services and jobs."""
-    dockerfile = SERVICE_DOCKERFILE.format(base=model_server_image)
-    ref = f"localhost/mllab-test-service:{hashlib.sha256(dockerfile.encode()).hexdigest()[:16]}"
-    if not image_exists(ref):
-        podman("build", "-t", ref, "-f", "-", str(tmp_path_factory.mktemp("empty-context")), input=dockerfile.encode(),
-               stdout=subprocess.DEVNULL)
-    return ref
