@@ -9,12 +9,12 @@ runtime.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from tornado.httputil import HTTPHeaders
+import aiohttp
 
 from ..errors import APIError
 from ..handlers import APIHandler
@@ -74,14 +74,27 @@ class EndpointHandler(APIHandler):
     """Forwards any method to the deployment's runtime, after the invoke check."""
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-    #: One client for all forwarded requests, with room for many at once (the default is 10).
-    _http: AsyncHTTPClient | None = None
+    #: One pool of kept-alive connections to the runtimes for all forwarded requests: a new
+    #: connection per request would cost the runtime an accept and the caller a round trip.
+    _session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def http(cls) -> AsyncHTTPClient:
-        if cls._http is None:
-            cls._http = AsyncHTTPClient(force_instance=True, max_clients=256)
-        return cls._http
+    def session(cls) -> aiohttp.ClientSession:
+        if cls._session is None or cls._session.closed:
+            cls._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=256),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=REQUEST_TIMEOUT),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+            )
+        return cls._session
+
+    @classmethod
+    async def close(cls) -> None:
+        """Close the connection pool (at the service's shutdown)."""
+        if cls._session is not None:
+            await cls._session.close()
+            cls._session = None
 
     @operation("Call the deployment: forwarded to its runtime (OIP v2 or MLflow invocations for models).",
                scope="custom:deployments:invoke")
@@ -99,43 +112,32 @@ class EndpointHandler(APIHandler):
         url = target.url.rstrip("/") + "/" + path
         if self.request.query:
             url += "?" + self.request.query
-        headers = HTTPHeaders({k: v for k, v in self.request.headers.get_all() if k.lower() not in _NOT_FORWARDED})
-        headers["X-Forwarded-Prefix"] = self.request.path[: len(self.request.path) - len(path)]
+        headers = [(k, v) for k, v in self.request.headers.get_all() if k.lower() not in _NOT_FORWARDED]
+        headers.append(("X-Forwarded-Prefix", self.request.path[: len(self.request.path) - len(path)]))
         response_started = False
-
-        def on_header(line: str) -> None:
-            nonlocal response_started
-            if line.startswith("HTTP/"):
-                status = int(line.split(" ", 2)[1])
-                if status == 100:
-                    return
+        try:
+            async with self.session().request(
+                self.request.method, url, headers=headers, data=self.request.body or None,
+                allow_redirects=False, skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            ) as response:
+                response_started = True
                 self.clear()
                 self.clear_header("Content-Type")
-                self.set_status(status)
-                response_started = True
-            elif line.strip() and response_started:
-                key, value = (part.strip() for part in line.split(":", 1))
-                if key.lower() == "set-cookie":
-                    self.add_header(key, value)
-                elif key.lower() not in _NOT_FORWARDED:
-                    self.set_header(key, value)
-
-        def on_chunk(chunk: bytes) -> None:
-            self.write(chunk)
-            self.flush()
-
-        body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
-        if body is None and self.request.method in ("POST", "PUT", "PATCH"):
-            body = b""
-        request = HTTPRequest(
-            url, method=self.request.method, headers=headers, body=body,
-            header_callback=on_header, streaming_callback=on_chunk,
-            request_timeout=REQUEST_TIMEOUT, follow_redirects=False, decompress_response=False,
-            allow_nonstandard_methods=True,
-        )
-        try:
-            await self.http().fetch(request, raise_error=False)
-        except (OSError, HTTPClientError) as e:
+                self.set_status(response.status, response.reason)
+                seen = set()
+                for key, value in response.headers.items():
+                    lower = key.lower()
+                    if lower in _NOT_FORWARDED:
+                        continue
+                    if lower in seen:
+                        self.add_header(key, value)
+                    else:
+                        self.set_header(key, value)
+                        seen.add(lower)
+                async for chunk in response.content.iter_any():
+                    self.write(chunk)
+                    await self.flush()
+        except (OSError, aiohttp.ClientError, asyncio.TimeoutError) as e:
             if response_started:
                 raise
             log.warning("Deployment %s/%s did not answer %s %s: %s", namespace, name, self.request.method, path, e)
