@@ -17,8 +17,29 @@ from .handlers import deployments_routes
 from .handlers.base import Service
 from .proxy import EndpointHandler, Endpoints
 from .runtimes import RUNTIMES, Runtime, runtime_class
-from .runtimes.local import LocalRuntime
 from .validation import Settings
+
+
+class _RuntimeClasses:
+    """``DeploymentsApp.classes``: the runtime backends, whose options (``c.LocalRuntime.*``,
+    ``c.DockerRuntime.*``, ``c.KubernetesRuntime.*``, and ``c.Runtime.*`` they share) the
+    service takes.  Imported on first use: the container runtimes build on the hub's backends,
+    and importing ``mllab.hub`` imports this module (hub/services.py declares the service)."""
+
+    #: False while traitlets sets the class up (it reads every attribute then): the runtimes
+    #: are imported on the first read after that.
+    ready = False
+
+    def __init__(self) -> None:
+        self._classes: list[type] | None = None
+
+    def __get__(self, instance, owner=None) -> list[type]:
+        if not self.ready:
+            return [Runtime]
+        if self._classes is None:
+            # One list, as a plain attribute would be: Application adds the app class to it.
+            self._classes = [Runtime, *(runtime_class(name) for name in RUNTIMES)]
+        return self._classes
 
 
 class DeploymentsApp(ServiceApp):
@@ -32,8 +53,7 @@ class DeploymentsApp(ServiceApp):
 
     name = "deployments"
     description = "ML Lab Hub deployments"
-    # The runtime backends' options (c.LocalRuntime.*, ...), and the ones they share (c.Runtime.*).
-    classes = [Runtime, LocalRuntime]
+    classes = _RuntimeClasses()
     aliases = {
         **ServiceApp.aliases,
         "db-url": "DeploymentsApp.db_url",
@@ -241,5 +261,7 @@ class DeploymentsApp(ServiceApp):
         await self.service.controller.runtime.close()
         self.service.db.close()
 
+
+_RuntimeClasses.ready = True
 
 main = DeploymentsApp.launch_instance
