@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..errors import APIError
 from .models import Alias, Artifact, ArtifactTag, Blob, LineageDataset, Version, utcnow
-from .views import artifact_view, page, version_view
+from .views import alias_view, artifact_view, page, version_view
 
 #: ``visible(kind, namespace)``: may the caller read that kind in that namespace?
 Visible = Callable[[str, str], bool]
@@ -214,7 +214,7 @@ def set_alias(session: Session, kind: str, namespace: str, name: str, alias: str
     else:
         session.add(Alias(artifact_id=artifact.id, name=alias, version_id=version.id))
     artifact.updated_at = utcnow()
-    return {"alias": alias, "version": version.number}
+    return alias_view(alias, version.number)
 
 
 def delete_alias(session: Session, kind: str, namespace: str, name: str, alias: str) -> None:

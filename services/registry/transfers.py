@@ -7,14 +7,12 @@ handlers do.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import secrets
 import time
-from pathlib import Path
 from typing import Any
 
-from mllab.client.parts import MiB, part_size_for, part_sizes
+from mllab.client.protocol import MiB, part_size_for, part_sizes, sha256_file
 
 from ..errors import APIError
 from ..storage import S3Storage
@@ -28,25 +26,29 @@ from .uploads import (
     UploadState,
     close_upload,
     commit_version,
-    describe_files,
     plan_upload,
     record_blob,
     record_upload,
     renew_multipart,
     upload_state,
 )
-from .views import iso
+from .views import (
+    empty_transfer_view,
+    multipart_transfer_view,
+    part_view,
+    stream_transfer_view,
+    unchanged_view,
+    upload_view,
+)
 
 log = logging.getLogger(__name__)
-
-HASH_CHUNK = 4 * MiB
 
 
 async def begin_upload(reg: Registry, declared: Declared, visible: Visible, stream_url: str) -> tuple[int, dict]:
     """``POST .../uploads``: (200, {"unchanged", "version"}) or (201, Upload)."""
     plan = await reg.db.run(plan_upload, declared, visible)
     if plan.unchanged is not None:
-        return 200, {"unchanged": True, "version": plan.unchanged}
+        return 200, unchanged_view(plan.unchanged)
     upload_id = secrets.token_hex(16)
     missing = {sha: size for sha, size in declared.blobs.items() if sha not in plan.present and size > 0}
     multiparts: dict[str, Multipart] = {}
@@ -115,26 +117,13 @@ async def describe_upload(reg: Registry, state: UploadState, stream_url: str, fr
         if sha256 in state.stored or state.status != "open":
             transfers[sha256] = None
         elif blob["size"] == 0:
-            transfers[sha256] = {"method": "none"}
+            transfers[sha256] = empty_transfer_view()
         elif blob["multipart_id"]:
             transfers[sha256] = await _multipart_transfer(reg.storage, blob, fresh)
         else:
-            transfers[sha256] = {
-                "method": "stream",
-                "url": f"{stream_url}/{state.id}/blobs/{sha256}",
-                "offset": staged_bytes(reg, state.id, sha256),
-            }
-    files = describe_files(state)
-    for entry in files:
-        entry["transfer"] = transfers[entry["sha256"]]
-    return {
-        "id": state.id,
-        "status": state.status,
-        "artifact": state.full_name,
-        "kind": state.kind,
-        "expires_at": iso(state.expires_at),
-        "files": files,
-    }
+            url = f"{stream_url}/{state.id}/blobs/{sha256}"
+            transfers[sha256] = stream_transfer_view(url, staged_bytes(reg, state.id, sha256))
+    return upload_view(state, transfers)
 
 
 async def _multipart_transfer(storage: S3Storage, blob: dict, fresh: bool) -> dict:
@@ -144,19 +133,9 @@ async def _multipart_transfer(storage: S3Storage, blob: dict, fresh: bool) -> di
     for number, size in enumerate(part_sizes(blob["size"], part_size), start=1):
         received = number in done and done[number].size == size
         crc32 = crcs[number - 1] if crcs else None
-        parts.append({
-            "number": number,
-            "size": size,
-            "done": received,
-            "url": None if received else storage.part_url(key, multipart_id, number, crc32),
-            "headers": {"x-amz-checksum-crc32": crc32} if crc32 else {},
-        })
-    return {
-        "method": "s3-multipart",
-        "part_size": part_size,
-        "parts": parts,
-        "received": sum(p["size"] for p in parts if p["done"]),
-    }
+        url = None if received else storage.part_url(key, multipart_id, number, crc32)
+        parts.append(part_view(number, size, received, url, crc32))
+    return multipart_transfer_view(part_size, parts)
 
 
 async def verify_staged(reg: Registry, upload_id: str, sha256: str, size: int, digest: str | None) -> None:
@@ -174,15 +153,6 @@ async def verify_staged(reg: Registry, upload_id: str, sha256: str, size: int, d
                        error="checksum_mismatch")
     key = await reg.storage.store_file(path, sha256)
     await reg.db.run(record_blob, sha256, size, key)
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file, read in chunks."""
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 async def complete_upload(reg: Registry, upload_id: str, visible: Visible) -> tuple[int, dict]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from mllab.client.protocol import manifest_digest
 from sqlalchemy import select, update
@@ -18,7 +17,6 @@ from sqlalchemy.orm import Session
 from ..errors import APIError
 from .catalog import Visible, find_artifact, get_artifact, resolve_version, version_json
 from .models import Artifact, Blob, LineageDataset, Upload, UploadBlob, Version, VersionFile, utcnow
-from .views import upload_file_view
 
 _CHUNK = 1000  # values per IN (...) list
 
@@ -270,7 +268,3 @@ def commit_version(session: Session, upload_id: str, visible: Visible) -> tuple[
     session.flush()
     return 201, version_json(session, artifact, version, visible)
 
-
-def describe_files(state: UploadState) -> list[dict[str, Any]]:
-    """The session's files with whether their content is in the store, no transfers yet."""
-    return [upload_file_view(f, f["sha256"] in state.stored) for f in state.files]

@@ -71,6 +71,11 @@ def version_view(
     return view
 
 
+def alias_view(alias: str, number: int) -> dict[str, Any]:
+    """The answer to setting an alias: which version it names now."""
+    return {"alias": alias, "version": number}
+
+
 def page(items: list, total: int, limit: int, offset: int) -> dict[str, Any]:
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 

@@ -8,7 +8,7 @@ import zlib
 from dataclasses import dataclass
 
 import requests
-from mllab.client.parts import crc32_text, part_size_for, part_sizes
+from mllab.client.protocol import crc32_text, part_size_for, part_sizes
 
 from ..harness import Hub
 
