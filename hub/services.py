@@ -21,14 +21,13 @@ import json
 import sys
 from copy import deepcopy
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from traitlets.config import Config
 
 from ..services.app import ServiceApp
-from ..services.deployments.app import DeploymentsApp
-from ..services.registry.app import RegistryApp
 from .platform import MLLab
 from .scopes import SCOPES
 
@@ -37,21 +36,28 @@ from .scopes import SCOPES
 class Builtin:
     """A built-in service: the application it runs and its scopes."""
 
-    app: type[ServiceApp]
+    #: ``module:Class`` of its application, imported when needed (services build on mllab.hub).
+    app_path: str
     #: What its OAuth tokens (browser logins) may carry, intersected with the user's.
     oauth_scopes: list[str]
     #: What the service's own token may do: its least-privilege role.
     own_scopes: list[str] = field(default_factory=list)
 
+    @property
+    def app(self) -> type[ServiceApp]:
+        module, _, name = self.app_path.partition(":")
+        return getattr(import_module(module), name)
+
 
 BUILTIN: dict[str, Builtin] = {
     "registry": Builtin(
-        RegistryApp,
+        "mllab.services.registry.app:RegistryApp",
         [f"custom:{kind}:{action}" for kind in ("datasets", "models") for action in SCOPES[kind]],
     ),
     "deployments": Builtin(
-        DeploymentsApp,
-        [f"custom:deployments:{action}" for action in SCOPES["deployments"]],
+        "mllab.services.deployments.app:DeploymentsApp",
+        # Deploying a model checks that the caller may read it, so browser logins carry that too.
+        [*(f"custom:deployments:{action}" for action in SCOPES["deployments"]), "custom:models:read"],
         # It fetches the model versions it serves, once it has checked that the caller may read them.
         own_scopes=["custom:models:read"],
     ),

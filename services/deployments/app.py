@@ -20,28 +20,6 @@ from .runtimes import RUNTIMES, Runtime, runtime_class
 from .validation import Settings
 
 
-class _RuntimeClasses:
-    """``DeploymentsApp.classes``: the runtime backends, whose options (``c.LocalRuntime.*``,
-    ``c.DockerRuntime.*``, ``c.KubernetesRuntime.*``, and ``c.Runtime.*`` they share) the
-    service takes.  Imported on first use: the container runtimes build on the hub's backends,
-    and importing ``mllab.hub`` imports this module (hub/services.py declares the service)."""
-
-    #: False while traitlets sets the class up (it reads every attribute then): the runtimes
-    #: are imported on the first read after that.
-    ready = False
-
-    def __init__(self) -> None:
-        self._classes: list[type] | None = None
-
-    def __get__(self, instance, owner=None) -> list[type]:
-        if not self.ready:
-            return [Runtime]
-        if self._classes is None:
-            # One list, as a plain attribute would be: Application adds the app class to it.
-            self._classes = [Runtime, *(runtime_class(name) for name in RUNTIMES)]
-        return self._classes
-
-
 class DeploymentsApp(ServiceApp):
     """The ``deployments`` service: managed by the hub (``mllab up``), or on its own::
 
@@ -53,7 +31,9 @@ class DeploymentsApp(ServiceApp):
 
     name = "deployments"
     description = "ML Lab Hub deployments"
-    classes = _RuntimeClasses()
+    #: The runtime backends, whose options (``c.LocalRuntime.*``, ``c.DockerRuntime.*``,
+    #: ``c.KubernetesRuntime.*``, and ``c.Runtime.*`` they share) the service takes.
+    classes = [Runtime, *(runtime_class(name) for name in RUNTIMES)]
     aliases = {
         **ServiceApp.aliases,
         "db-url": "DeploymentsApp.db_url",
@@ -260,8 +240,7 @@ class DeploymentsApp(ServiceApp):
         await self.service.controller.close()
         await self.service.controller.runtime.close()
         self.service.db.close()
+        await EndpointHandler.close()
 
-
-_RuntimeClasses.ready = True
 
 main = DeploymentsApp.launch_instance

@@ -7,6 +7,7 @@ import dataclasses
 from datetime import datetime
 
 from croniter import croniter
+from mllab.hub.backends.resources import Resources
 
 from .runtimes.base import Handle
 
@@ -20,11 +21,8 @@ def handle_json(handle: Handle) -> dict:
     return dataclasses.asdict(handle)
 
 
-def resources_of(spec: dict):
+def resources_of(spec: dict) -> Resources:
     """The `Resources` a deployment's or job's spec asks for."""
-    # Imported on use: importing mllab.hub runs its configuration modules, which import this service.
-    from mllab.hub.backends.resources import Resources
-
     given = spec.get("resources") or {}
     return Resources(cpu_limit=given.get("cpu_limit"), mem_limit=given.get("mem_limit"), gpus=given.get("gpus", 0))
 

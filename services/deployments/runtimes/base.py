@@ -21,13 +21,11 @@ import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from mllab.hub.backends.resources import Resources
 from traitlets import Float, Unicode
 from traitlets.config import LoggingConfigurable
-
-if TYPE_CHECKING:
-    from mllab.hub.backends.resources import Resources
 
 #: What runs a model: ``python -m MODEL_SERVER_MODULE --model-dir ...``.
 MODEL_SERVER_MODULE = "mllab.services.deployments.modelserver"
@@ -38,14 +36,6 @@ MODEL_PORT = 8080
 #: Workload ids: DNS-1035 labels, valid as process markers, container names and Kubernetes
 #: object names (Services need a leading letter and at most 63 characters).
 WORKLOAD_ID = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
-def _no_resources() -> Resources:
-    # Imported on use: importing ``mllab.hub`` runs its configuration modules, which import
-    # the deployments service, which imports this module.
-    from mllab.hub.backends.resources import Resources
-
-    return Resources()
 
 
 class RuntimeUnavailable(Exception):
@@ -105,7 +95,7 @@ class Workload:
     #: it is, the local backend gives each workload a free port instead.  Models listen on
     #: `MODEL_PORT` in containers and pods.  None for jobs.
     port: int | None = None
-    resources: Resources = field(default_factory=_no_resources)
+    resources: Resources = field(default_factory=Resources)
     #: Kubernetes runs this many pods behind one Service; local processes and Docker run one.
     replicas: int = 1
     #: Models, local and Docker: a folder on the service's machine with the model's files.
