@@ -4,12 +4,13 @@ A backend is a spawner class deriving from `MLLabSpawner` and from the spawner t
 the work (JupyterHub's local process spawner, DockerSpawner, KubeSpawner), registered as
 the ``jupyterhub.spawners`` entry point ``mllab-<backend>``.  Its options are its own traits
 (``c.MLLabDockerSpawner.hub_host``); `platform_settings` maps the platform-wide ``MLLab``
-options onto them.
+options onto them.  `MLLabContainerSpawner` holds what the container backends (Docker,
+Kubernetes) share: the profiles, the home's mount point and their part of that mapping.
 """
 
 from __future__ import annotations
 
-from traitlets import Unicode
+from traitlets import Dict, List, Unicode, default
 from traitlets.config import Config, LoggingConfigurable
 
 from ..platform import MLLab
@@ -36,6 +37,10 @@ class MLLabSpawner(LoggingConfigurable):
         """,
     ).tag(config=True)
 
+    @default("default_url")
+    def _default_default_url(self) -> str:
+        return "/lab"
+
     @classmethod
     def platform_settings(cls, mllab: MLLab, public_url: str) -> Config:
         """The settings of this backend that follow from ``mllab``, without side effects.
@@ -57,3 +62,43 @@ class MLLabSpawner(LoggingConfigurable):
         for name, value in self.platform_env().items():
             env.setdefault(name, value)
         return env
+
+
+class MLLabContainerSpawner(MLLabSpawner):
+    """Base of the backends that run each workspace in a container, from a profile's image.
+
+    Users choose one of the admin's profiles; the user's home is mounted at `home_path`.
+    A mixin too, first among a backend's bases (``class MLLabKubeSpawner(MLLabContainerSpawner,
+    KubeSpawner)``).
+    """
+
+    profiles = List(
+        Dict(),
+        help="""
+        The profiles users choose from, as ``MLLab.profiles`` (set from there by the hub
+        configuration).  A user cannot name an image or resources of their own.
+        """,
+    ).tag(config=True)
+
+    home_path = Unicode(
+        "/home/jovyan",
+        help="""
+        Where the user's home (a Docker volume, a Kubernetes PVC) is mounted in the workspace
+        (``MLLab.workspace_home``).
+        """,
+    ).tag(config=True)
+
+    @default("notebook_dir")
+    def _default_notebook_dir(self) -> str:
+        return self.home_path
+
+    @classmethod
+    def platform_settings(cls, mllab: MLLab, public_url: str) -> Config:
+        c = Config()
+        # Containers reach the hub over the network, not its loopback address.
+        c.JupyterHub.hub_ip = "0.0.0.0"
+        s = c[cls.__name__]
+        s.profiles = list(mllab.profiles)
+        s.image = mllab.workspace_image
+        s.home_path = mllab.workspace_home
+        return c

@@ -17,25 +17,17 @@ from urllib.parse import urlparse
 import docker.errors
 from dockerspawner import DockerSpawner
 from tornado.web import HTTPError
-from traitlets import Dict, Integer, List, Unicode, default
+from traitlets import Integer, Unicode, default
 from traitlets.config import Config
 
 from ..platform import MLLab
 from . import containers
-from .base import MLLabSpawner
+from .base import MLLabContainerSpawner
 from .profiles import Profile, parse_profiles, spawner_overrides
 
 
-class MLLabDockerSpawner(MLLabSpawner, DockerSpawner):
+class MLLabDockerSpawner(MLLabContainerSpawner, DockerSpawner):
     """DockerSpawner whose users choose one of the admin's profiles, and nothing else."""
-
-    profiles = List(
-        Dict(),
-        help="""
-        The profiles users choose from, as ``MLLab.profiles`` (set from there by the hub
-        configuration).  A user option other than ``profile`` is refused.
-        """,
-    ).tag(config=True)
 
     docker_host = Unicode(
         help="""
@@ -84,11 +76,6 @@ class MLLabDockerSpawner(MLLabSpawner, DockerSpawner):
         """,
     ).tag(config=True)
 
-    home_path = Unicode(
-        "/home/jovyan",
-        help="Where the home volume is mounted in the container (``MLLab.workspace_home``).",
-    ).tag(config=True)
-
     # --- DockerSpawner's own options, with the platform's defaults ---
 
     @default("network_name")
@@ -109,14 +96,6 @@ class MLLabDockerSpawner(MLLabSpawner, DockerSpawner):
     @default("prefix")
     def _default_prefix(self) -> str:
         return "mllab"
-
-    @default("default_url")
-    def _default_default_url(self) -> str:
-        return "/lab"
-
-    @default("notebook_dir")
-    def _default_notebook_dir(self) -> str:
-        return self.home_path
 
     @default("client_kwargs")
     def _default_client_kwargs(self) -> dict:
@@ -227,13 +206,7 @@ class MLLabDockerSpawner(MLLabSpawner, DockerSpawner):
 
     @classmethod
     def platform_settings(cls, mllab: MLLab, public_url: str) -> Config:
-        c = Config()
-        # Containers reach the hub over the network, not its loopback address.
-        c.JupyterHub.hub_ip = "0.0.0.0"
-        s = c[cls.__name__]
-        s.profiles = list(mllab.profiles)
-        s.image = mllab.workspace_image
-        s.home_path = mllab.workspace_home
+        c = super().platform_settings(mllab, public_url)
         url = urlparse(public_url)
-        s.platform_port = url.port or (443 if url.scheme == "https" else 80)
+        c[cls.__name__].platform_port = url.port or (443 if url.scheme == "https" else 80)
         return c

@@ -9,32 +9,17 @@ Security, resources and labels come from `pods`, which deployments use too.
 from __future__ import annotations
 
 from kubespawner import KubeSpawner
-from traitlets import Dict, List, Unicode, default
-from traitlets.config import Config
+from traitlets import default
 
-from ..platform import MLLab
 from . import pods
-from .base import MLLabSpawner
+from .base import MLLabContainerSpawner
 from .profiles import kubespawner_profile_list, parse_profiles
 
 _SECURITY = pods.security_settings()
 
 
-class MLLabKubeSpawner(MLLabSpawner, KubeSpawner):
+class MLLabKubeSpawner(MLLabContainerSpawner, KubeSpawner):
     """KubeSpawner with the platform's profiles, a home PVC per user and non-root pods."""
-
-    profiles = List(
-        Dict(),
-        help="""
-        The profiles users choose from, as ``MLLab.profiles`` (set from there by the hub
-        configuration); they become KubeSpawner's ``profile_list``.
-        """,
-    ).tag(config=True)
-
-    home_path = Unicode(
-        "/home/jovyan",
-        help="Where the home PVC is mounted in the pod (``MLLab.workspace_home``).",
-    ).tag(config=True)
 
     @default("platform_url")
     def _default_platform_url(self) -> str:
@@ -51,14 +36,6 @@ class MLLabKubeSpawner(MLLabSpawner, KubeSpawner):
     @default("profile_list")
     def _default_profile_list(self) -> list[dict]:
         return kubespawner_profile_list(parse_profiles(self.profiles, self.image))
-
-    @default("default_url")
-    def _default_default_url(self) -> str:
-        return "/lab"
-
-    @default("notebook_dir")
-    def _default_notebook_dir(self) -> str:
-        return self.home_path
 
     @default("working_dir")
     def _default_working_dir(self) -> str:
@@ -107,13 +84,3 @@ class MLLabKubeSpawner(MLLabSpawner, KubeSpawner):
     @default("container_security_context")
     def _default_container_security_context(self) -> dict:
         return dict(_SECURITY["container_security_context"])
-
-    @classmethod
-    def platform_settings(cls, mllab: MLLab, public_url: str) -> Config:
-        c = Config()
-        c.JupyterHub.hub_ip = "0.0.0.0"
-        s = c[cls.__name__]
-        s.profiles = list(mllab.profiles)
-        s.image = mllab.workspace_image
-        s.home_path = mllab.workspace_home
-        return c

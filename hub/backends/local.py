@@ -37,10 +37,6 @@ class MLLabLocalSpawner(MLLabSpawner, SimpleLocalProcessSpawner):
         # The server of the hub's own Python environment, whatever PATH the hub was started with.
         return [sys.executable, "-m", "jupyterhub.singleuser"]
 
-    @default("default_url")
-    def _default_default_url(self) -> str:
-        return "/lab"
-
     def get_args(self) -> list[str]:
         args = super().get_args()
         return [*args, "--allow-root"] if self.allow_root and "--allow-root" not in args else args
