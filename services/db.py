@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -59,6 +59,26 @@ def migrate(url: str, migrations: Path) -> None:
     command.upgrade(config, "head")
 
 
+def run_migrations(metadata: MetaData, version_table: str) -> None:
+    """What a service's Alembic ``env.py`` runs: the migrations of ``metadata``'s tables, online.
+
+    Versions are kept in the service's own ``version_table``; SQLite alters tables in batches.
+    """
+    url = context.config.get_main_option("sqlalchemy.url")
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            version_table=version_table,
+            render_as_batch=True,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
 def safe_url(url: str) -> str:
     """A database URL without its password, for the log."""
     return make_url(url).render_as_string(hide_password=True)
@@ -87,4 +107,4 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Database", "Session", "make_engine", "migrate", "safe_url"]
+__all__ = ["Database", "Session", "make_engine", "migrate", "run_migrations", "safe_url"]

@@ -7,21 +7,8 @@ at the newest revision.
 
 from __future__ import annotations
 
-from alembic import context
+from mllab.services.db import run_migrations
 from mllab.services.deployments.db import VERSION_TABLE
 from mllab.services.deployments.models import Base
-from sqlalchemy import create_engine, pool
 
-url = context.config.get_main_option("sqlalchemy.url")
-engine = create_engine(url, poolclass=pool.NullPool)
-with engine.connect() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        version_table=VERSION_TABLE,
-        render_as_batch=True,
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-engine.dispose()
+run_migrations(Base.metadata, VERSION_TABLE)
