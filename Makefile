@@ -10,14 +10,15 @@ STAMP_NODE := node_modules/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 # System packages the tests use: a browser for the UI tests, podman for the Docker backend.
-TEST_APT_PACKAGES := chromium podman runc debootstrap
+# openssh-server/-client: sshd in local workspaces and the ssh/scp of the SSH tests.
+TEST_APT_PACKAGES := chromium podman runc debootstrap openssh-server openssh-client
 
-.PHONY: up test test-fast setup system-packages services lint bench clean
+.PHONY: up test test-fast setup system-packages services tools lint bench clean
 
 up: setup  ## run ML Lab Hub on http://127.0.0.1:8000 (UP_ARGS="--port 9000" to change)
 	mllab up $(UP_ARGS)
 
-test: setup system-packages services  ## set up and run the whole test suite
+test: setup system-packages services tools  ## set up and run the whole test suite
 	pytest $(PYTEST_ARGS)
 
 test-fast: setup services  ## the quick subset: no hubs, browsers or containers
@@ -25,11 +26,20 @@ test-fast: setup services  ## the quick subset: no hubs, browsers or containers
 
 setup: $(STAMP_PY) $(STAMP_NODE)
 
-$(STAMP_PY): pyproject.toml
+# The wheel installs the workspace's Jupyter server configs (pyproject's data-files); an editable
+# install does not, so they are copied into the venv's etc/jupyter here.
+SERVER_CONFIGS := $(wildcard extensions/jupyter-config/*.json extensions/*/jupyter-config/*.json)
+
+$(STAMP_PY): pyproject.toml $(SERVER_CONFIGS)
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || { \
 		apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'
+	@mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
+	cp $(SERVER_CONFIGS) $(VENV)/etc/jupyter/jupyter_server_config.d/
+	@# An editable install leaves out the wheel's data files: the monitor extension's enabling file.
+	install -D -m 644 extensions/monitor/jupyter-config/mllab-monitor.json \
+		$(VENV)/etc/jupyter/jupyter_server_config.d/mllab-monitor.json
 	@touch $@
 
 $(STAMP_NODE): package.json package-lock.json
@@ -52,6 +62,30 @@ services:  ## PostgreSQL for the tests (the machine's own server, started if it 
 		for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done; }
 	@pg_isready -h 127.0.0.1
 
+# Workspace tools for the local backend (the workspace image has its own): code-server from
+# npm under Node 24 (the npm package node@24) into .tools/, with .tools/bin/code-server as
+# its launcher; the local spawner puts .tools/bin on the workspaces' PATH. TensorBoard is a
+# Python dependency. Debian's libkrb5-dev builds code-server's kerberos module.
+TOOLS := .tools
+STAMP_TOOLS := $(TOOLS)/.installed-code-server
+
+tools: $(STAMP_TOOLS)  ## install the workspace tools for the local backend (code-server) into .tools/
+
+$(STAMP_TOOLS):
+	@dpkg -s libkrb5-dev >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libkrb5-dev build-essential >/dev/null; }
+	npm install --prefix $(TOOLS)/node24 --no-audit --no-fund --loglevel=error node@24
+	PATH="$(CURDIR)/$(TOOLS)/node24/node_modules/node/bin:$$PATH" \
+		npm install --prefix $(TOOLS)/code-server --no-audit --no-fund --loglevel=error code-server
+	@mkdir -p $(TOOLS)/bin
+	@printf '%s\n' '#!/bin/sh' '# code-server under the Node 24 of make tools' \
+		'tools=$$(cd "$$(dirname "$$0")/.." && pwd)' \
+		'exec "$$tools/node24/node_modules/node/bin/node" "$$tools/code-server/node_modules/code-server/out/node/entry.js" "$$@"' \
+		> $(TOOLS)/bin/code-server
+	@chmod +x $(TOOLS)/bin/code-server
+	$(TOOLS)/bin/code-server --version
+	@touch $@
+
 lint: setup
 	ruff check .
 
@@ -60,4 +94,4 @@ bench: setup  ## benchmarks: each prints ratios against a reference measured in 
 	python bench/registry.py
 
 clean:
-	rm -rf $(VENV) node_modules .mllab
+	rm -rf $(VENV) node_modules .mllab $(TOOLS)

@@ -6,11 +6,12 @@ the Docker and Kubernetes backends isolate them.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
-from traitlets import Bool, default
+from traitlets import Bool, List, Unicode, default
 from traitlets.config import Config
 
 from ..platform import MLLab
@@ -31,6 +32,33 @@ class MLLabLocalSpawner(MLLabSpawner, SimpleLocalProcessSpawner):
             c.MLLabLocalSpawner.allow_root = True
         """,
     ).tag(config=True)
+
+    extra_path = List(
+        Unicode(),
+        help="""
+        Folders put first on the workspaces' ``PATH``, where their tools are looked up.
+
+        By default the hub's own Python's scripts (``tensorboard``, ``mllab``, ...) and the
+        checkout's ``.tools/bin`` when ``make tools`` made it (``code-server``). A tool whose
+        program is on none of them shows what to install instead.
+
+            c.MLLabLocalSpawner.extra_path = ["/opt/code-server/bin"]
+        """,
+    ).tag(config=True)
+
+    @default("extra_path")
+    def _default_extra_path(self) -> list[str]:
+        folders = [str(Path(sys.executable).parent)]
+        tools = Path(__file__).resolve().parents[2] / ".tools" / "bin"
+        if tools.is_dir():
+            folders.append(str(tools))
+        return folders
+
+    def get_env(self) -> dict[str, str]:
+        env = super().get_env()
+        if self.extra_path:
+            env["PATH"] = os.pathsep.join([*self.extra_path, env.get("PATH") or os.defpath])
+        return env
 
     @default("cmd")
     def _default_cmd(self) -> list[str]:
