@@ -1,4 +1,4 @@
-"""Base request handlers of the services: hub authentication, scope checks, JSON in and out."""
+"""Base request handlers of the services: hub authentication, scope checks, paging, 503s, JSON in and out."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from tornado.web import RequestHandler
 
 from .errors import APIError, error_body
 from .permissions import Permissions, parse_namespace
+
+#: The most items a page of a list holds (``?limit=``).
+MAX_LIMIT = 500
 
 
 class JSONHandler(RequestHandler):
@@ -53,7 +56,12 @@ class APIHandler(HubOAuthenticated, JSONHandler):
     XSRF is HubAuth's: a write authenticated by the cookie needs the ``_xsrf`` token (else
     HubAuth identifies nobody: 401); a request authenticated by its own token needs none.
     An ``Authorization`` header that authenticates nobody does not waive the check.
+
+    An exception of a class in `unavailable` (a backend the service needs is down) answers
+    503 with `unavailable_message` and is logged as a warning, without a traceback.
     """
+
+    unavailable: tuple[type[Exception], ...] = ()
 
     @property
     def hub_scopes(self) -> None:
@@ -79,3 +87,32 @@ class APIHandler(HubOAuthenticated, JSONHandler):
                 f"{self.current_user['name']} may not {action} {kind} in {namespace} "
                 f"(needs custom:{kind}:{action} on that namespace).",
             )
+
+    def paging(self) -> tuple[int, int]:
+        """``?limit=`` (default 50, at most `MAX_LIMIT`) and ``?offset=`` (default 0)."""
+        try:
+            limit = int(self.get_query_argument("limit", "50"))
+            offset = int(self.get_query_argument("offset", "0"))
+        except ValueError:
+            raise APIError(400, "limit and offset must be integers.") from None
+        if not 1 <= limit <= MAX_LIMIT or offset < 0:
+            raise APIError(400, f"limit must be 1-{MAX_LIMIT} and offset at least 0.")
+        return limit, offset
+
+    def unavailable_message(self, exc: Exception) -> str:
+        """What a 503 for ``exc`` (one of `unavailable`) tells the caller."""
+        return str(exc)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, self.unavailable):
+            self.set_status(503)
+            self.finish({"error": "unavailable", "message": self.unavailable_message(exc)})
+            return
+        super().write_error(status_code, **kwargs)
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, self.unavailable):
+            self.log.warning("%s %s: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)

@@ -1,4 +1,4 @@
-"""What every deployments handler shares: the service's parts, namespace checks, paging, logs, 503s."""
+"""What every deployments handler shares: the service's parts, namespace checks, logs, the runtime's 503s."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from tornado.iostream import StreamClosedError
 
@@ -18,7 +17,6 @@ from ..fetch import ModelFetcher
 from ..runtimes.base import RuntimeUnavailable
 from ..validation import Settings, check_name, check_namespace
 
-MAX_LIMIT = 500
 DEFAULT_TAIL = 200
 MAX_TAIL = 100_000
 
@@ -36,6 +34,7 @@ class Service:
 
 class DeploymentsBaseHandler(APIHandler):
     log = logging.getLogger(__name__)
+    unavailable = (RuntimeUnavailable,)
 
     @property
     def service(self) -> Service:
@@ -62,16 +61,6 @@ class DeploymentsBaseHandler(APIHandler):
         if namespaces == set():
             raise APIError(403, f"{self.user} may not read any deployments (needs custom:deployments:read).")
         return namespaces
-
-    def paging(self) -> tuple[int, int]:
-        try:
-            limit = int(self.get_query_argument("limit", "50"))
-            offset = int(self.get_query_argument("offset", "0"))
-        except ValueError:
-            raise APIError(400, "limit and offset must be integers.") from None
-        if not 1 <= limit <= MAX_LIMIT or offset < 0:
-            raise APIError(400, f"limit must be 1-{MAX_LIMIT} and offset at least 0.")
-        return limit, offset
 
     def log_options(self) -> tuple[int, bool]:
         """``?tail=`` (lines, default 200) and ``?follow=1``."""
@@ -118,17 +107,5 @@ class DeploymentsBaseHandler(APIHandler):
             pump.cancel()
         super().on_connection_close()
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, RuntimeUnavailable):
-            self.set_status(503)
-            self.set_header("Content-Type", "application/json; charset=utf-8")
-            self.finish({"error": "unavailable", "message": f"The runtime backend cannot be reached: {exc}"})
-            return
-        super().write_error(status_code, **kwargs)
-
-    def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, RuntimeUnavailable):
-            self.log.warning("%s %s: %s", self.request.method, self.request.path, value)
-            return
-        super().log_exception(typ, value, tb)
+    def unavailable_message(self, exc: Exception) -> str:
+        return f"The runtime backend cannot be reached: {exc}"

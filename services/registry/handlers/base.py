@@ -1,4 +1,4 @@
-"""What every registry handler shares: the registry, namespace checks, paging, 503s."""
+"""What every registry handler shares: the registry, the kind of each route, namespace checks."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ import functools
 import logging
 from typing import Any
 
-from ...errors import APIError
 from ...handlers import APIHandler
 from ...openapi import documented_methods
 from ...storage import StorageUnavailable
 from ..context import Registry
 from ..validation import check_name, check_namespace
-
-MAX_LIMIT = 500
 
 
 class RegistryHandler(APIHandler):
@@ -21,6 +18,7 @@ class RegistryHandler(APIHandler):
 
     kind = ""
     log = logging.getLogger(__name__)
+    unavailable = (StorageUnavailable,)
 
     @property
     def reg(self) -> Registry:
@@ -36,34 +34,10 @@ class RegistryHandler(APIHandler):
         check_name(name)
         return namespace
 
-    def paging(self) -> tuple[int, int]:
-        try:
-            limit = int(self.get_query_argument("limit", "50"))
-            offset = int(self.get_query_argument("offset", "0"))
-        except ValueError:
-            raise APIError(400, "limit and offset must be integers.") from None
-        if not 1 <= limit <= MAX_LIMIT or offset < 0:
-            raise APIError(400, f"limit must be 1-{MAX_LIMIT} and offset at least 0.")
-        return limit, offset
-
     def api_url(self, path: str) -> str:
         """Absolute URL of an API path, as the client reached the service (through the hub's proxy)."""
         prefix = self.settings["service_prefix"].rstrip("/")
         return f"{self.request.protocol}://{self.request.host}{prefix}/api/v1/{path}"
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, StorageUnavailable):
-            self.set_status(503)
-            self.finish({"error": "unavailable", "message": str(exc)})
-            return
-        super().write_error(status_code, **kwargs)
-
-    def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, StorageUnavailable):
-            self.log.warning("%s %s: %s", self.request.method, self.request.path, value)
-            return
-        super().log_exception(typ, value, tb)
 
 
 def for_kind(handler: type[RegistryHandler], kind: str) -> type[RegistryHandler]:
