@@ -12,7 +12,7 @@ from ..artifacts import Artifacts, Models
 from ..errors import MLLabError
 from ..manifest import DEFAULT_EXCLUDE
 from ..refs import parse_ref
-from .output import emit_json, fields, human_size, short_time, table
+from .output import emit_json, fields, human_size, listing, short_time, table
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -153,16 +153,11 @@ def do_pull(api: Artifacts, args: argparse.Namespace) -> None:
 
 
 def do_list(api: Artifacts, args: argparse.Namespace) -> None:
-    items = api.list(namespace=args.namespace, tag=args.tags or None, q=args.search)
-    if args.json:
-        emit_json(items)
-        return
-    if not items:
-        print(f"No {api.kind} found.", file=sys.stderr)
-        return
-    table(["NAME", "LATEST", "TAGS", "UPDATED", "DESCRIPTION"],
-          [(a["full_name"], a.get("latest") or "-", ",".join(a.get("tags") or []), short_time(a.get("updated_at")),
-            (a.get("description") or "")[:60]) for a in items])
+    listing(api.list(namespace=args.namespace, tag=args.tags or None, q=args.search), args.json,
+            ["NAME", "LATEST", "TAGS", "UPDATED", "DESCRIPTION"],
+            lambda a: (a["full_name"], a.get("latest") or "-", ",".join(a.get("tags") or []),
+                       short_time(a.get("updated_at")), (a.get("description") or "")[:60]),
+            empty=f"No {api.kind} found.")
 
 
 def do_show(api: Artifacts, args: argparse.Namespace) -> None:
@@ -195,13 +190,9 @@ def do_show(api: Artifacts, args: argparse.Namespace) -> None:
 
 
 def do_versions(api: Artifacts, args: argparse.Namespace) -> None:
-    items = api.versions(args.name)
-    if args.json:
-        emit_json(items)
-        return
-    table(["VERSION", "ALIASES", "FILES", "SIZE", "CREATED", "BY"],
-          [(v["number"], ",".join(v.get("aliases") or []), v.get("file_count"), human_size(v.get("size")),
-            short_time(v.get("created_at")), v.get("created_by")) for v in items])
+    listing(api.versions(args.name), args.json, ["VERSION", "ALIASES", "FILES", "SIZE", "CREATED", "BY"],
+            lambda v: (v["number"], ",".join(v.get("aliases") or []), v.get("file_count"), human_size(v.get("size")),
+                       short_time(v.get("created_at")), v.get("created_by")))
 
 
 def do_alias(api: Artifacts, args: argparse.Namespace) -> None:

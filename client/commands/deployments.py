@@ -11,7 +11,7 @@ from typing import Any
 from ..deployments import Deployments
 from ..errors import MLLabError
 from .artifacts import key_value
-from .output import emit_json, fields, short_time, table
+from .output import emit_json, fields, listing, short_time
 
 
 class CheckedParser(argparse.ArgumentParser):
@@ -232,16 +232,10 @@ def do_deploy(api: Deployments, args: argparse.Namespace) -> None:
 
 
 def do_list(api: Deployments, args: argparse.Namespace) -> None:
-    items = api.list(namespace=args.namespace)
-    if args.json:
-        emit_json(items)
-        return
-    if not items:
-        print("No deployments found.", file=sys.stderr)
-        return
-    table(["NAME", "KIND", "STATUS", "UPDATED", "SERVES"],
-          [(d["full_name"], d.get("kind"), d.get("status"), short_time(d.get("updated_at")), serves(d)[:60])
-           for d in items])
+    listing(api.list(namespace=args.namespace), args.json, ["NAME", "KIND", "STATUS", "UPDATED", "SERVES"],
+            lambda d: (d["full_name"], d.get("kind"), d.get("status"), short_time(d.get("updated_at")),
+                       serves(d)[:60]),
+            empty="No deployments found.")
 
 
 def do_show(api: Deployments, args: argparse.Namespace) -> None:

@@ -15,7 +15,7 @@ from .deployments import (
     print_logs,
     resource_options,
 )
-from .output import emit_json, fields, short_time, table
+from .output import emit_json, fields, listing, short_time, table
 
 
 def add_jobs(commands: argparse._SubParsersAction) -> None:
@@ -140,20 +140,14 @@ def wait_run(api: Jobs, job: str, number: int, args: argparse.Namespace) -> dict
 
 
 def do_list(api: Jobs, args: argparse.Namespace) -> None:
-    items = api.list(namespace=args.namespace)
-    if args.json:
-        emit_json(items)
-        return
-    if not items:
-        print("No jobs found.", file=sys.stderr)
-        return
-    rows = []
-    for job in items:
+    def row(job: dict) -> tuple:
         last = (job.get("runs") or [None])[0]
-        rows.append((job["full_name"], job.get("schedule") or "-", short_time(job.get("next_run")) or "-",
-                     f"{last['number']} {describe_end(last)}" if last else "-",
-                     " ".join(job.get("command") or []) or job.get("image") or ""))
-    table(["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "RUNS"], rows)
+        return (job["full_name"], job.get("schedule") or "-", short_time(job.get("next_run")) or "-",
+                f"{last['number']} {describe_end(last)}" if last else "-",
+                " ".join(job.get("command") or []) or job.get("image") or "")
+
+    listing(api.list(namespace=args.namespace), args.json, ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "RUNS"],
+            row, empty="No jobs found.")
 
 
 def do_show(api: Jobs, args: argparse.Namespace) -> None:
@@ -171,11 +165,7 @@ def do_show(api: Jobs, args: argparse.Namespace) -> None:
 
 
 def do_runs(api: Jobs, args: argparse.Namespace) -> None:
-    runs = api.runs(args.ref, limit=args.limit)
-    if args.json:
-        emit_json(runs)
-        return
-    table(RUN_HEADERS, [run_line(r) for r in runs])
+    listing(api.runs(args.ref, limit=args.limit), args.json, RUN_HEADERS, run_line)
 
 
 def do_logs(api: Jobs, args: argparse.Namespace) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -46,3 +46,14 @@ def fields(pairs: Sequence[tuple[str, Any]]) -> None:
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         print(f"{key + ':':<{width + 1}} {value}")
+
+
+def listing(items: Sequence[Any], as_json: bool, headers: Sequence[str], row: Callable[[Any], Sequence[Any]],
+            empty: str | None = None) -> None:
+    """A list verb's answer: ``items`` as JSON, else a table of ``row(item)``; ``empty`` (on stderr) for none."""
+    if as_json:
+        emit_json(items)
+    elif not items and empty:
+        print(empty, file=sys.stderr)
+    else:
+        table(headers, [row(item) for item in items])
