@@ -37,9 +37,6 @@ $(STAMP_PY): pyproject.toml $(SERVER_CONFIGS)
 	$(VENV)/bin/pip install -q -e '.[test]'
 	@mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
 	cp $(SERVER_CONFIGS) $(VENV)/etc/jupyter/jupyter_server_config.d/
-	@# An editable install leaves out the wheel's data files: the monitor extension's enabling file.
-	install -D -m 644 extensions/monitor/jupyter-config/mllab-monitor.json \
-		$(VENV)/etc/jupyter/jupyter_server_config.d/mllab-monitor.json
 	@touch $@
 
 $(STAMP_NODE): package.json package-lock.json
