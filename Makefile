@@ -11,7 +11,9 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 # System packages the tests use: a browser for the UI tests, podman for the Docker backend.
 # openssh-server/-client: sshd in local workspaces and the ssh/scp of the SSH tests.
-TEST_APT_PACKAGES := chromium podman runc debootstrap openssh-server openssh-client
+# tigervnc-standalone-server/-tools with xterm as the session: the desktop of local workspaces.
+TEST_APT_PACKAGES := chromium podman runc debootstrap openssh-server openssh-client \
+	tigervnc-standalone-server tigervnc-tools xterm
 
 .PHONY: up test test-fast setup system-packages services tools lint bench clean
 

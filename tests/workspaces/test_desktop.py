@@ -1,0 +1,191 @@
+"""The desktop as a workspace tool: noVNC at ``/user/<name>/desktop/``, TigerVNC behind
+``/user/<name>/desktop-websockify/``, and nothing of it left once the workspace stops.
+
+The local workspaces run Debian's TigerVNC with xterm as the session (``make system-packages``);
+the container test runs the workspace image's XFCE.  The browser's screenshot of the desktop is
+kept in ``test-artifacts/`` (or ``$MLLAB_TEST_ARTIFACTS``) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+import websocket
+from mllab.extensions.desktop import setup_desktop
+from mllab.extensions.desktop.programs import find_session
+
+from ..conftest import slow_fixture
+from ..harness import REPO, Hub, api, spawn, stop_server, wait_for
+
+CHROMIUM = os.environ.get("MLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("MLLAB_TEST_ARTIFACTS", REPO / "test-artifacts"))
+DESKTOP_NAMES = {"Xtigervnc", "xterm", "xfce4-session", "dbus-launch", "dbus-daemon"}
+
+needs_tigervnc = pytest.mark.skipif(
+    not (shutil.which("Xtigervnc") and shutil.which("xterm")),
+    reason="TigerVNC and xterm are not installed: run `make system-packages`",
+)
+
+
+# -- the entry and the session program, without a hub -------------------------------------------
+
+def test_entry_is_a_raw_socket_with_a_tile_where_tigervnc_is(monkeypatch, tmp_path):
+    (tmp_path / "Xtigervnc").write_text("#!/bin/sh\n")
+    (tmp_path / "Xtigervnc").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    entry = setup_desktop()
+    assert entry["raw_socket_proxy"] and entry["unix_socket"] is True
+    assert "{unix_socket}" in entry["command"]
+    assert entry["launcher_entry"] == {"title": "Desktop", "path_info": "desktop/",
+                                       "icon_path": entry["launcher_entry"]["icon_path"]}
+    assert Path(entry["launcher_entry"]["icon_path"]).is_file()
+
+
+def test_entry_without_tigervnc_has_no_tile_and_serves_the_install_page(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    entry = setup_desktop()
+    assert entry["launcher_entry"] == {"enabled": False}
+    assert "mllab.extensions.missing" in entry["command"] and "{port}" in entry["command"]
+    assert "tigervnc-standalone-server" in entry["command"][entry["command"].index("--install") + 1]
+
+
+def test_session_program_first_found(monkeypatch, tmp_path):
+    bin_dir, home = tmp_path / "bin", tmp_path / "home"
+    bin_dir.mkdir()
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("MLLAB_DESKTOP_SESSION", raising=False)
+    assert find_session() is None
+
+    for name in ("xterm", "xfce4-session", "dbus-launch"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+        expected = {"xterm": ["xterm"], "xfce4-session": ["xfce4-session"],
+                    "dbus-launch": ["dbus-launch", "--exit-with-session", "xfce4-session"]}[name]
+        assert find_session() == expected
+
+    xstartup = home / ".vnc" / "xstartup"
+    xstartup.parent.mkdir()
+    xstartup.write_text("#!/bin/sh\nexec xterm\n")
+    assert find_session() == expected, "an xstartup that is not executable is not used"
+    xstartup.chmod(0o755)
+    assert find_session() == [str(xstartup)]
+
+    monkeypatch.setenv("MLLAB_DESKTOP_SESSION", "startlxqt --debug")
+    assert find_session() == ["/bin/sh", "-c", "startlxqt --debug"]
+
+
+# -- on mllab up with the local backend -----------------------------------------------------------
+
+def desktop_processes(hub: Hub, username: str) -> list[psutil.Process]:
+    """The desktop processes of ``username``'s workspace on ``hub`` (found by their environment)."""
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            is_desktop = proc.info["name"] in DESKTOP_NAMES or "mllab.extensions.desktop.session" in " ".join(
+                proc.info["cmdline"] or [])
+            if not is_desktop:
+                continue
+            env = proc.environ()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if env.get("JUPYTERHUB_USER") == username and str(hub.data_dir) in env.get("HOME", ""):
+            found.append(proc)
+    return found
+
+
+def rfb_banner(url: str, header: list[str]) -> bytes:
+    connection = websocket.create_connection(url, header=header, timeout=30)
+    try:
+        return connection.recv()
+    finally:
+        connection.close()
+
+
+def assert_websocket_refused(url: str, header: list[str]) -> None:
+    try:
+        connection = websocket.create_connection(url, header=header, timeout=30)
+    except websocket.WebSocketBadStatusException as e:
+        assert e.status_code in (302, 401, 403), e
+    else:
+        connection.close()
+        raise AssertionError(f"the desktop's websocket opened with {header or 'no credentials'}")
+
+
+@pytest.fixture
+@slow_fixture
+def browser_page():
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM):
+        pytest.skip("chromium is not installed: run `make system-packages`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+@needs_tigervnc
+def test_desktop_through_the_hub_and_gone_with_the_workspace(hub, browser_page):
+    alice, password = hub.add_user("alice")
+    bob, _ = hub.add_user("bob")
+    token, bob_token = alice.new_token(), bob.new_token()
+    spawn(hub, token, "alice")
+
+    # The tile: JupyterLab's launcher lists the entries jupyter-server-proxy reports.
+    info = api(hub, token, "GET", "user/alice/server-proxy/servers-info").json()
+    [desktop] = [s for s in info["server_processes"] if s["name"] == "desktop-websockify"]
+    assert desktop["launcher_entry"]["enabled"] and desktop["launcher_entry"]["title"] == "Desktop"
+    assert desktop["launcher_entry"]["path_info"] == "desktop/"
+
+    # The noVNC page and its script, through the hub's proxy.
+    page = api(hub, token, "GET", "user/alice/desktop/")
+    assert page.status_code == 200, page.text[:300]
+    assert "/user/alice/desktop/static/dist/viewer.js" in page.text
+    assert "X-MLLab-Missing" not in page.headers
+    script = api(hub, token, "GET", "user/alice/desktop/static/dist/viewer.js")
+    assert script.status_code == 200 and "desktop-websockify" in script.text
+    anonymous = requests.get(hub.url + "user/alice/desktop/", allow_redirects=False, timeout=30)
+    assert anonymous.status_code in (302, 401, 403)
+    assert api(hub, bob_token, "GET", "user/alice/desktop/").status_code == 403
+
+    # The websocket reaches TigerVNC for alice only (CVE-2024-28179: test the websocket route itself).
+    ws_url = "ws" + hub.url.removeprefix("http") + "user/alice/desktop-websockify/"
+    assert rfb_banner(ws_url, [f"Authorization: token {token}"]) == b"RFB 003.008\n"
+    assert_websocket_refused(ws_url, [])
+    assert_websocket_refused(ws_url, [f"Authorization: token {bob_token}"])
+
+    # A person's view: log in, open the desktop, wait for the remote screen.
+    browser_page.goto(hub.url + "hub/login")
+    browser_page.fill("input[name=username]", "alice")
+    browser_page.fill("input[name=password]", password)
+    browser_page.click("#login_submit")
+    browser_page.wait_for_url("**/user/alice/**")
+    browser_page.goto(hub.url + "user/alice/desktop/")
+    browser_page.wait_for_selector("#screen canvas")
+    browser_page.wait_for_function("document.getElementById('status').textContent === 'Connected'")
+    time.sleep(2)  # the first frames
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser_page.screenshot(path=str(ARTIFACTS / "desktop-local.png"))
+    width = browser_page.evaluate("document.querySelector('#screen canvas').width")
+    assert width > 0
+
+    running = desktop_processes(hub, "alice")
+    assert {p.name() for p in running} >= {"Xtigervnc", "xterm"}, running
+
+    stop_server(hub, token, "alice")
+    wait_for(lambda: not desktop_processes(hub, "alice"), timeout=30,
+             what="alice's desktop processes to end with her workspace")
