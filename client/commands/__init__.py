@@ -1,5 +1,5 @@
 """The ``mllab`` verbs that talk to a running hub: ``datasets``, ``models``, ``deploy``, ``deployments``,
-``predict`` and ``jobs``.
+``predict``, ``jobs`` and ``ssh``.
 
 Each verb's parser sets ``run(api, args)``; ``api`` is the client's attribute named by the ``api``
 default where a verb sets one (``deploy`` and ``predict`` work on ``client.deployments``), else by
@@ -13,10 +13,11 @@ import argparse
 from .artifacts import add_kind
 from .deployments import CheckedParser, add_deploy, add_deployments, add_predict
 from .jobs import add_jobs
+from .ssh import add_ssh
 
 KINDS = ("datasets", "models")
 #: Every command of the parser (``mllab <command>``), for the launcher to hand them here.
-COMMANDS = (*KINDS, "deploy", "deployments", "predict", "jobs")
+COMMANDS = (*KINDS, "deploy", "deployments", "predict", "jobs", "ssh")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,4 +34,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_deployments(commands)
     add_predict(commands)
     add_jobs(commands)
+    add_ssh(commands)
     return parser
