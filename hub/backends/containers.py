@@ -1,6 +1,7 @@
 """What starts a container, written once for workspaces and deployments (Docker or podman).
 
-Plain functions of explicit arguments.  Those that talk to the engine take docker-py's
+`DockerEngine` is the option both name their engine with.  The rest are plain functions of
+explicit arguments.  Those that talk to the engine take docker-py's
 low-level ``docker.APIClient`` (DockerSpawner's ``client``; ``docker.DockerClient().api``)
 and block, so async callers run them in an executor.
 """
@@ -13,6 +14,8 @@ from typing import Any
 import docker
 import docker.errors
 from escapism import escape as _escape
+from traitlets import Unicode
+from traitlets.config import LoggingConfigurable
 
 from .pods import IMAGE_UID
 from .resources import Resources
@@ -24,6 +27,25 @@ CPU_PERIOD = 100_000
 #: Networks every engine has: used as they are, never created.
 BUILTIN_NETWORKS = frozenset({"bridge", "host", "none"})
 _SAFE = frozenset(string.ascii_lowercase + string.digits)
+
+
+class DockerEngine(LoggingConfigurable):
+    """The engine a Docker-based class talks to: a mixin of the Docker spawner and runtime."""
+
+    docker_host = Unicode(
+        help="""
+        URL of the Docker (or podman) API that runs the containers.
+
+        Empty: ``$DOCKER_HOST``, else the local Docker socket.
+
+            c.MLLabDockerSpawner.docker_host = "unix:///run/podman/podman.sock"  # workspaces
+            c.DockerRuntime.docker_host = "unix:///run/podman/podman.sock"  # deployments
+        """,
+    ).tag(config=True)
+
+    def docker_client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``docker.APIClient`` that reach `docker_host`."""
+        return {"base_url": self.docker_host} if self.docker_host else docker.utils.kwargs_from_env()
 
 
 def host_config(resources: Resources) -> dict[str, Any]:

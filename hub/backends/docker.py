@@ -26,18 +26,8 @@ from .base import MLLabContainerSpawner
 from .profiles import Profile, parse_profiles, spawner_overrides
 
 
-class MLLabDockerSpawner(MLLabContainerSpawner, DockerSpawner):
+class MLLabDockerSpawner(MLLabContainerSpawner, containers.DockerEngine, DockerSpawner):
     """DockerSpawner whose users choose one of the admin's profiles, and nothing else."""
-
-    docker_host = Unicode(
-        help="""
-        URL of the Docker (or podman) API that runs workspaces.
-
-        Empty: ``$DOCKER_HOST``, else the local Docker socket.
-
-            c.MLLabDockerSpawner.docker_host = "unix:///run/podman/podman.sock"
-        """,
-    ).tag(config=True)
 
     hub_host = Unicode(
         "hub",
@@ -99,7 +89,7 @@ class MLLabDockerSpawner(MLLabContainerSpawner, DockerSpawner):
 
     @default("client_kwargs")
     def _default_client_kwargs(self) -> dict:
-        return {"base_url": self.docker_host} if self.docker_host else {}
+        return self.docker_client_kwargs()
 
     @default("hub_connect_url")
     def _default_hub_connect_url(self) -> str | None:

@@ -82,20 +82,10 @@ def _model_archive(model_dir: str) -> io.BufferedIOBase:
     return archive
 
 
-class DockerRuntime(Runtime):
+class DockerRuntime(containers.DockerEngine, Runtime):
     """Runs workloads as containers through the Docker API (Docker, or podman's)."""
 
     name = "docker"
-
-    docker_host = Unicode(
-        help="""
-        URL of the Docker (or podman) API that runs deployments.
-
-        Empty: ``$DOCKER_HOST``, else the local Docker socket.
-
-            c.DockerRuntime.docker_host = "unix:///run/podman/podman.sock"
-        """,
-    ).tag(config=True)
 
     network_name = Unicode(
         "mllab-deployments",
@@ -167,9 +157,8 @@ class DockerRuntime(Runtime):
     def client(self) -> docker.APIClient:
         """docker-py's low-level client (made on first use; blocks: call it from a thread)."""
         if self._client is None:
-            kwargs = {"base_url": self.docker_host} if self.docker_host else docker.utils.kwargs_from_env()
             with _engine_errors("connecting"):
-                self._client = docker.APIClient(version="auto", **kwargs)
+                self._client = docker.APIClient(version="auto", **self.docker_client_kwargs())
         return self._client
 
     async def _call(self, action: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
