@@ -49,3 +49,29 @@ def test_tensorboard_refused_to_others(hub):
     dave_token = dave.new_token()
     assert_refused(hub, "user/carol/tensorboard/", dave_token)
     assert_refused(hub, "user/carol/tensorboard/data/runs", dave_token)
+
+
+WRITE_RUN = """
+from tensorboard.summary import Writer
+writer = Writer("/home/jovyan/tensorboard/run1")
+for step, loss in enumerate([1.0, 0.5, 0.25]):
+    writer.add_scalar("loss", loss, step)
+writer.close()
+"""
+
+
+def test_tensorboard_in_a_container_workspace(make_docker_hub, docker_client):
+    hub = make_docker_hub()
+    alice, _ = hub.add_user("alice")
+    token = alice.new_token()
+    spawn(hub, token, "alice", timeout=180)
+    container = docker_client.containers.get(f"{hub.env['MLLAB_TEST_PREFIX']}-alice")
+    written = container.exec_run(["python3", "-c", WRITE_RUN], user="1000")
+    assert written.exit_code == 0, written.output.decode()
+
+    def runs():
+        response = api(hub, token, "GET", "user/alice/tensorboard/data/runs")
+        assert response.status_code == 200, response.text[:300]
+        return "run1" in response.json()
+
+    wait_for(runs, timeout=60, what="run1 in TensorBoard")

@@ -10,7 +10,7 @@ import pytest
 import websocket
 
 from ..conftest import slow_fixture
-from ..harness import api, spawn
+from ..harness import api, spawn, wait_for
 from .tools import assert_refused
 
 pytestmark = pytest.mark.slow
@@ -95,10 +95,16 @@ def test_vscode_in_the_browser_edits_a_file_in_the_home(hub, alice, page, tmp_pa
     def saved() -> bool:
         return "typed in VS Code" in notes.read_text()
 
-    from ..harness import wait_for
-
     wait_for(saved, timeout=30, what="notes.txt saved by VS Code")
     assert notes.read_text().startswith("first line\n")
     screenshot = tmp_path / "vscode.png"
     page.screenshot(path=str(screenshot))  # kept for a person to look at
     print(f"VS Code screenshot: {screenshot}")
+
+
+def test_vscode_in_a_container_workspace(make_docker_hub):
+    hub = make_docker_hub()
+    alice, _ = hub.add_user("alice")
+    token = alice.new_token()
+    spawn(hub, token, "alice", timeout=180)
+    assert_workbench(api(hub, token, "GET", "user/alice/vscode/"))
