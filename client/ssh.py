@@ -79,10 +79,16 @@ def connect(hub_url: str, token: str, target: Target, timeout: float = 60):
     url = websocket_url(hub_url, target)
     try:
         ws = websocket.create_connection(url, header=[f"Authorization: token {token}"], timeout=timeout,
-                                         enable_multithread=True)
+                                         enable_multithread=True, redirect_limit=0)
     except websocket.WebSocketBadStatusException as e:
         raise SSHError(refusal(e.status_code, target)) from None
-    except (OSError, websocket.WebSocketException) as e:
+    except websocket.WebSocketException as e:
+        if "Redirect" not in str(e):
+            raise SSHError(f"cannot reach {url}: {e}") from None
+        # The hub sends requests for a stopped server to its spawn page; the server, its login page.
+        raise SSHError(f"{target}'s workspace is not running (start it on the hub), or the token does not "
+                       "open it") from None
+    except OSError as e:
         raise SSHError(f"cannot reach {url}: {e}") from None
     ws.settimeout(None)
     return ws
@@ -185,7 +191,16 @@ class SSHKeys:
         self.target = target
         self.url = http.settings.hub_url + target.path + "mllab/ssh/keys"
 
+    def _require_running(self) -> None:
+        """Keys live in the workspace's home: say so plainly when it is not running."""
+        model = self.http.json("GET", self.http.hub_api_url(f"users/{quote(self.target.user, safe='')}"))
+        server = (model.get("servers") or {}).get(self.target.server)
+        if not server or not server.get("ready"):
+            raise SSHError(f"{self.target}'s workspace is not running: start it on the hub first "
+                           "(SSH keys are kept in its home)")
+
     def _call(self, method: str, **kwargs):
+        self._require_running()
         try:
             return self.http.json(method, self.url, **kwargs)
         except MLLabError as e:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from mllab.client.ssh import Target, websocket_url
 from mllab.extensions.sshkeys import parse_key
 
@@ -162,8 +161,8 @@ def test_keys_need_a_running_workspace(hub, keys):
     assert api(hub, token, "GET", "hub/api/users/carol").json()["servers"] == {}
     result = mllab(hub, token, "ssh", "keys", "add", f"{keys['alice_key']}.pub")
     assert result.returncode == 1
-    assert "start it on the hub" in result.stderr, result.stderr
-    assert "no SSH in" in mllab(hub, token, "ssh", "--stdio", "carol").stderr
+    assert "carol's workspace is not running: start it on the hub" in result.stderr, result.stderr
+    assert "workspace is not running" in mllab(hub, token, "ssh", "--stdio", "carol").stderr
 
 
 def test_ssh_config_block(hub):
