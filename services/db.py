@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +22,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the same on SQLite (no time zones) and PostgreSQL: the services' timestamps."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def make_engine(url: str) -> Engine:
@@ -107,4 +113,4 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Database", "Session", "make_engine", "migrate", "run_migrations", "safe_url"]
+__all__ = ["Database", "Session", "make_engine", "migrate", "run_migrations", "safe_url", "utcnow"]

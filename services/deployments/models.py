@@ -7,15 +7,12 @@ the registry.  The database holds the *desired* state; the controller brings the
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    """Naive UTC, the same on SQLite (no time zones) and PostgreSQL."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from ..db import utcnow
 
 
 class Base(DeclarativeBase):

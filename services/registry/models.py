@@ -6,15 +6,12 @@ Table names start with ``registry_`` so the registry may share a database with t
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    """Naive UTC, the same on SQLite (no time zones) and PostgreSQL."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from ..db import utcnow
 
 
 class Base(DeclarativeBase):
