@@ -21,6 +21,9 @@ from urllib.parse import urljoin
 
 import psutil
 import requests
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_BIN = REPO / "node_modules" / ".bin"
@@ -35,6 +38,19 @@ def postgres_database_url(name: str) -> str:
     host = POSTGRES_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
     user = POSTGRES_ADMIN_URL.split("://", 1)[1].split("@", 1)[0]
     return f"postgresql+psycopg://{user}@{host}/{name}"
+
+
+def check_migrations(url: str, migrate, metadata, version_table: str) -> None:
+    """A service's ``migrate(url)`` makes exactly the schema of ``metadata``, versioned in its own table."""
+    migrate(url)
+    migrate(url)  # a second start finds nothing to do
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": version_table, "compare_type": True})
+        assert compare_metadata(context, metadata) == []
+        tables = inspect(connection).get_table_names()
+        assert version_table in tables and "alembic_version" not in tables
+    engine.dispose()
 
 
 def free_port() -> int:

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from mllab.services.deployments.db import VERSION_TABLE, migrate
 from mllab.services.deployments.models import Base
-from sqlalchemy import create_engine, inspect
 
-
-def check(url: str) -> None:
-    migrate(url)
-    migrate(url)  # a second start finds nothing to do
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE, "compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
-        tables = inspect(connection).get_table_names()
-        assert VERSION_TABLE in tables and "alembic_version" not in tables
-    engine.dispose()
+from ..harness import check_migrations
 
 
 def test_sqlite(tmp_path):
-    check(f"sqlite:///{tmp_path}/deployments.sqlite")
+    check_migrations(f"sqlite:///{tmp_path}/deployments.sqlite", migrate, Base.metadata, VERSION_TABLE)
 
 
 def test_postgres(postgres_url):
-    check(postgres_url)
+    check_migrations(postgres_url, migrate, Base.metadata, VERSION_TABLE)
