@@ -164,7 +164,8 @@ def ssh_arguments(target: Target, login: str | None, extra: list[str]) -> list[s
     args = ["ssh", "-o", f"ProxyCommand={proxy_command(target)}", "-o", f"HostKeyAlias={target.alias}"]
     if login:
         args += ["-l", login]
-    return [*args, *extra, target.alias]
+    # OpenSSH reads options after the host too: `mllab ssh alice -- -L 8888:localhost:8888 uptime`.
+    return [*args, target.alias, *extra]
 
 
 def config_block(targets: list[Target], login: str, hub_url: str) -> str:

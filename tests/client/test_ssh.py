@@ -36,7 +36,7 @@ def test_websocket_urls():
 
 def test_ssh_command_and_config():
     args = ssh_arguments(Target("alice", "gpu"), "jovyan", ["-L", "1:localhost:1"])
-    assert args[-1] == "mllab-alice--gpu"
+    assert args[-3:] == ["mllab-alice--gpu", "-L", "1:localhost:1"]
     assert any(a.startswith("ProxyCommand=") and a.endswith("ssh --stdio alice/gpu") for a in args)
     block = config_block([Target("alice")], "jovyan", "http://hub/")
     assert "Host mllab-alice\n" in block and "Host mllab-*\n" in block and "ssh --stdio %n" in block

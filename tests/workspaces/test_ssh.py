@@ -90,6 +90,10 @@ def check_ssh_and_scp(hub: Hub, tmp_path: Path, alice_token: str, bob_token: str
     ran = ssh(hub, alice_token, keys["alice_key"], login, "echo ok")
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == "ok\n"
+    # `mllab ssh` runs ssh with the ProxyCommand itself; ssh options and the command after --.
+    options = ssh_options(hub, "alice", keys["alice_key"], login)[2:]
+    ran = mllab(hub, alice_token, "ssh", "-l", login, "alice", "--", *options, "echo", "via-mllab")
+    assert ran.returncode == 0 and ran.stdout == "via-mllab\n", ran.stderr
 
     # scp both ways, byte-exact.
     payload = os.urandom(3 * 2**20 + 12345)
