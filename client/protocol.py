@@ -42,19 +42,21 @@ _DIGITS = re.compile(r"[0-9]+")
 _LAST = re.compile(r"(?P<name>[^:@]*)(?::(?P<number>[^:@]*)|@(?P<alias>[^:@]*))?")
 
 
+def check_pattern(value: Any, pattern: re.Pattern[str], what: str, rule: str) -> str:
+    """``value``, a string all of which ``pattern`` matches; else "<what> <value> is not valid: <rule>"."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ProtocolError(f"{what} {value!r} is not valid: {rule}")
+    return value
+
+
 def check_name(name: Any, what: str = "name") -> str:
     """An artifact name (or the owner of a namespace, ``what="owner"``): 1-128 of ``[A-Za-z0-9._-]``."""
-    if not isinstance(name, str) or not NAME.fullmatch(name):
-        raise ProtocolError(f"{what} {name!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting "
-                            "with a letter or digit.")
-    return name
+    return check_pattern(name, NAME, what, "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or "
+                                           "digit.")
 
 
 def check_alias(alias: Any) -> str:
-    if not isinstance(alias, str) or not ALIAS.fullmatch(alias):
-        raise ProtocolError(f"alias {alias!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting "
-                            "with a letter.")
-    return alias
+    return check_pattern(alias, ALIAS, "alias", "use 1-128 letters, digits, '.', '_' or '-', starting with a letter.")
 
 
 def check_namespace(namespace: Any) -> str:

@@ -22,6 +22,8 @@ from ..errors import APIError
 
 #: DNS-1123 labels of at most 40 characters: they name processes, containers and Kubernetes objects.
 NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
+NAME_RULE = ("use 1-40 lowercase letters, digits or '-', starting and ending with a letter or digit (it names "
+             "processes, containers and Kubernetes objects).")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MEMORY = re.compile(r"([0-9]+(?:\.[0-9]+)?)([KMGT]i?)?", re.IGNORECASE)
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
@@ -73,10 +75,10 @@ def fields(body: dict, required: Iterable[str], allowed: dict[str, type | tuple]
 
 
 def check_name(name: Any, what: str = "name") -> str:
-    if not isinstance(name, str) or not NAME.fullmatch(name):
-        raise bad(f"{what} {name!r} is not valid: use 1-40 lowercase letters, digits or '-', starting and ending "
-                  "with a letter or digit (it names processes, containers and Kubernetes objects).")
-    return name
+    try:
+        return protocol.check_pattern(name, NAME, what, NAME_RULE)
+    except ProtocolError as e:
+        raise bad(str(e)) from None
 
 
 def check_namespace(namespace: Any) -> str:
