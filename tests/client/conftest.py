@@ -12,6 +12,7 @@ from mllab.client import Client
 
 from ..conftest import _create_database, _drop_database, slow_fixture
 from ..harness import Hub, free_port, postgres_database_url
+from .fake_service import FakeService
 
 
 @dataclass
@@ -74,3 +75,17 @@ def alice(storage_hub, tmp_path_factory) -> User:
 @pytest.fixture(scope="module")
 def bob(storage_hub, tmp_path_factory) -> User:
     return make_user(storage_hub, "bob", tmp_path_factory.mktemp("bob-cache"))
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeService]:
+    """A recording HTTP server standing in for the hub and the deployments service (`fake_service`)."""
+    with FakeService() as service:
+        yield service
+
+
+@pytest.fixture
+def client(fake, tmp_path) -> Iterator[Client]:
+    """A `Client` of ``fake``, with its own cache folder."""
+    with Client(fake.url, "secret-token", env={"MLLAB_CACHE_DIR": str(tmp_path)}) as c:
+        yield c

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 from mllab.client.commands import build_parser
 
 from ..harness import MLLAB
-from .test_deployments import API, ENDPOINTS, Answer, FakeService, deployment
+from .fake_service import API, ENDPOINTS, Answer
+from .test_deployments import deployment
 from .test_jobs import JOB, job, run
 
 
@@ -89,12 +89,6 @@ def test_top_level_usage_lists_the_new_commands():
 
 
 # -- against the recording server --------------------------------------------------------------------
-
-@pytest.fixture
-def fake() -> Iterator[FakeService]:
-    with FakeService() as service:
-        yield service
-
 
 @pytest.fixture
 def mllab(fake, tmp_path):

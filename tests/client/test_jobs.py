@@ -1,15 +1,13 @@
-"""``client.jobs`` against the recording HTTP server of test_deployments: requests sent, answers read."""
+"""``client.jobs`` against the recording HTTP server (`fake_service`): requests sent, answers read."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from mllab.client import Client
 from mllab.client.deployments import DeploymentFailed, SpecError
 
-from .test_deployments import API, Answer, FakeService
+from .fake_service import API, Answer
 
 JOB = API + "jobs/users/alice/etl"
 
@@ -28,18 +26,6 @@ def job(runs: list[dict] | None = None, **extra) -> dict:
 
 def page(items: list[dict]) -> dict:
     return {"items": items, "total": len(items), "limit": 50, "offset": 0}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeService]:
-    with FakeService() as service:
-        yield service
-
-
-@pytest.fixture
-def client(fake, tmp_path) -> Iterator[Client]:
-    with Client(fake.url, "secret-token", env={"MLLAB_CACHE_DIR": str(tmp_path)}) as c:
-        yield c
 
 
 def test_run_with_a_command_creates_the_job_and_answers_its_first_run(fake, client):
