@@ -12,7 +12,7 @@ from ..artifacts import Artifacts, Models
 from ..errors import MLLabError
 from ..manifest import DEFAULT_EXCLUDE
 from ..refs import parse_ref
-from .output import emit_json, fields, human_size, listing, short_time, table
+from .output import display_options, emit_json, fields, human_size, listing, short_time, table
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -40,10 +40,7 @@ def param(text: str) -> tuple[str, Any]:
 
 
 def _common(json_output: bool = True) -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    if json_output:
-        parent.add_argument("--json", action="store_true", help="print JSON (for scripts) instead of text")
-    parent.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parent = display_options(json_output, quiet="no progress bars")
     parent.add_argument("-j", "--workers", type=int, default=4, metavar="N", help="parallel transfers (default 4)")
     return parent
 

@@ -11,7 +11,7 @@ from typing import Any
 from ..deployments import Deployments
 from ..errors import MLLabError
 from .artifacts import key_value
-from .output import emit_json, fields, listing, short_time
+from .output import display_options, emit_json, fields, listing, short_time
 
 
 class CheckedParser(argparse.ArgumentParser):
@@ -43,10 +43,7 @@ class CheckedParser(argparse.ArgumentParser):
 
 def options(json_output: bool = True) -> argparse.ArgumentParser:
     """Options every verb of deployments and jobs takes."""
-    parent = argparse.ArgumentParser(add_help=False)
-    if json_output:
-        parent.add_argument("--json", action="store_true", help="print JSON (for scripts) instead of text")
-    parent.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    parent = display_options(json_output)
     parent.set_defaults(workers=4)
     return parent
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -57,3 +58,12 @@ def listing(items: Sequence[Any], as_json: bool, headers: Sequence[str], row: Ca
         print(empty, file=sys.stderr)
     else:
         table(headers, [row(item) for item in items])
+
+
+def display_options(json_output: bool = True, quiet: str = "no progress line") -> argparse.ArgumentParser:
+    """A parent parser of how a verb shows things: ``--json`` (unless not ``json_output``) and ``-q``."""
+    parent = argparse.ArgumentParser(add_help=False)
+    if json_output:
+        parent.add_argument("--json", action="store_true", help="print JSON (for scripts) instead of text")
+    parent.add_argument("-q", "--quiet", action="store_true", help=quiet)
+    return parent
