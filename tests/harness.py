@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -51,6 +52,12 @@ def check_migrations(url: str, migrate, metadata, version_table: str) -> None:
         tables = inspect(connection).get_table_names()
         assert version_table in tables and "alembic_version" not in tables
     engine.dispose()
+
+
+def load_entry_point(group: str, name: str):
+    """What the entry point ``name`` of ``group`` loads; there must be one (a stale egg-info beside counts once)."""
+    [entry_point] = {ep.value: ep for ep in entry_points(group=group, name=name)}.values()
+    return entry_point.load()
 
 
 def free_port() -> int:

@@ -9,7 +9,6 @@ import stat
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib.metadata import entry_points
 
 import pytest
 from jupyterhub import orm
@@ -21,7 +20,7 @@ from mllab.hub.auth.oidc import MLLabOIDCAuthenticator
 from mllab.hub.platform import MLLab
 from traitlets.config import Config
 
-from .harness import free_port
+from .harness import free_port, load_entry_point
 
 AUTHENTICATORS = {
     "native": MLLabNativeAuthenticator,
@@ -34,9 +33,7 @@ CLIENT = {"oauth_client_id": "hub", "oauth_client_secret": "secret"}
 
 @pytest.mark.parametrize(("auth", "cls"), AUTHENTICATORS.items(), ids=list(AUTHENTICATORS))
 def test_entry_point_loads_the_class(auth, cls):
-    found = entry_points(group="jupyterhub.authenticators", name=f"mllab-{auth}")
-    [entry_point] = {ep.value: ep for ep in found}.values()  # once, even with a stale egg-info beside
-    assert entry_point.load() is cls
+    assert load_entry_point("jupyterhub.authenticators", f"mllab-{auth}") is cls
     assert authenticator_class(auth) is cls
     c = Config()
     c.JupyterHub.authenticator_class = f"mllab-{auth}"

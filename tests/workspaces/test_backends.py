@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
 import pytest
 from jupyterhub.app import JupyterHub
 from mllab.hub.backends import WORKSPACE_TOKEN_SCOPES, backend_config, spawner_class
@@ -14,6 +12,8 @@ from mllab.hub.backends.kubernetes import MLLabKubeSpawner
 from mllab.hub.backends.local import MLLabLocalSpawner
 from mllab.hub.platform import MLLab
 from traitlets.config import Config
+
+from ..harness import load_entry_point
 
 BACKENDS = {"local": MLLabLocalSpawner, "docker": MLLabDockerSpawner, "kubernetes": MLLabKubeSpawner}
 PUBLIC_URL = "http://127.0.0.1:8000/"
@@ -41,9 +41,7 @@ def make_spawner(cls, config: Config):
 
 @pytest.mark.parametrize(("backend", "cls"), BACKENDS.items(), ids=list(BACKENDS))
 def test_entry_point_loads_the_class(backend, cls):
-    found = entry_points(group="jupyterhub.spawners", name=f"mllab-{backend}")
-    [entry_point] = {ep.value: ep for ep in found}.values()  # once, even with a stale egg-info beside
-    assert entry_point.load() is cls
+    assert load_entry_point("jupyterhub.spawners", f"mllab-{backend}") is cls
     assert spawner_class(backend) is cls
     assert issubclass(cls, MLLabSpawner)
 
