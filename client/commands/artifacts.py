@@ -12,7 +12,7 @@ from ..artifacts import Artifacts, Models
 from ..errors import MLLabError
 from ..manifest import DEFAULT_EXCLUDE
 from ..refs import parse_ref
-from .output import display_options, emit_json, fields, human_size, listing, short_time, table
+from .output import display_options, emit, emit_json, fields, human_size, listing, short_time, table
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -217,7 +217,4 @@ def do_delete(api: Artifacts, args: argparse.Namespace) -> None:
         if input(f"Delete {what}? [y/N] ").strip().lower() not in ("y", "yes"):
             raise MLLabError("Nothing deleted.")
     api.delete(str(ref))
-    if args.json:
-        emit_json({"deleted": str(ref)})
-    else:
-        print(f"Deleted {what}.")
+    emit(args.json, {"deleted": str(ref)}, f"Deleted {what}.")

@@ -11,7 +11,7 @@ from typing import Any
 from ..deployments import Deployments
 from ..errors import MLLabError
 from .artifacts import key_value
-from .output import display_options, emit_json, fields, listing, short_time
+from .output import display_options, emit, emit_json, fields, listing, short_time
 
 
 class CheckedParser(argparse.ArgumentParser):
@@ -306,10 +306,7 @@ def do_delete(api: Deployments, args: argparse.Namespace) -> None:
     ref = api.ref(args.ref)
     confirm(f"deployment {ref.full_name}", args.yes)
     api.delete(ref)
-    if args.json:
-        emit_json({"deleted": ref.full_name})
-    else:
-        print(f"Deleted deployment {ref.full_name}.")
+    emit(args.json, {"deleted": ref.full_name}, f"Deleted deployment {ref.full_name}.")
 
 
 def read_payload(source: str) -> Any:

@@ -15,7 +15,7 @@ from .deployments import (
     print_logs,
     resource_options,
 )
-from .output import emit_json, fields, listing, short_time, table
+from .output import emit, emit_json, fields, listing, short_time, table
 
 
 def add_jobs(commands: argparse._SubParsersAction) -> None:
@@ -184,7 +184,4 @@ def do_delete(api: Jobs, args: argparse.Namespace) -> None:
     ref = api.ref(args.ref)
     confirm(f"job {ref.full_name} with its runs and their logs", args.yes)
     api.delete(ref)
-    if args.json:
-        emit_json({"deleted": ref.full_name})
-    else:
-        print(f"Deleted job {ref.full_name}.")
+    emit(args.json, {"deleted": ref.full_name}, f"Deleted job {ref.full_name}.")

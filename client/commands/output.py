@@ -14,6 +14,14 @@ def emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def emit(as_json: bool, data: Any, text: str) -> None:
+    """A verb's answer: ``data`` as JSON for scripts, else the line ``text`` for people."""
+    if as_json:
+        emit_json(data)
+    else:
+        print(text)
+
+
 def human_size(n: int | None) -> str:
     size = float(n or 0)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
