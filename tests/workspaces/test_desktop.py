@@ -25,6 +25,8 @@ from ..harness import REPO, Hub, api, spawn, stop_server, wait_for
 
 CHROMIUM = os.environ.get("MLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("MLLAB_TEST_ARTIFACTS", REPO / "test-artifacts"))
+#: Inside a container: the names of its processes.
+LIST_PROCESSES = "import glob; print(' '.join(open(p).read().strip() for p in glob.glob('/proc/[0-9]*/comm')))"
 DESKTOP_NAMES = {"Xtigervnc", "xterm", "xfce4-session", "dbus-launch", "dbus-daemon"}
 
 needs_tigervnc = pytest.mark.skipif(
@@ -189,3 +191,38 @@ def test_desktop_through_the_hub_and_gone_with_the_workspace(hub, browser_page):
     stop_server(hub, token, "alice")
     wait_for(lambda: not desktop_processes(hub, "alice"), timeout=30,
              what="alice's desktop processes to end with her workspace")
+
+
+# -- in a workspace container (the workspace image's XFCE) ----------------------------------------
+
+def test_desktop_in_a_workspace_container(make_docker_hub, docker_client, browser_page):
+    hub = make_docker_hub()
+    erin, password = hub.add_user("erin")
+    mallory, _ = hub.add_user("mallory")
+    token = erin.new_token()
+    spawn(hub, token, "erin", timeout=300)
+    try:
+        page = api(hub, token, "GET", "user/erin/desktop/")
+        assert page.status_code == 200, page.text[:300]
+        assert "X-MLLab-Missing" not in page.headers, page.text[:300]
+        ws_url = "ws" + hub.url.removeprefix("http") + "user/erin/desktop-websockify/"
+        assert rfb_banner(ws_url, [f"Authorization: token {token}"]) == b"RFB 003.008\n"
+        assert_websocket_refused(ws_url, [f"Authorization: token {mallory.new_token()}"])
+
+        browser_page.goto(hub.url + "hub/login")
+        browser_page.fill("input[name=username]", "erin")
+        browser_page.fill("input[name=password]", password)
+        browser_page.click("#login_submit")
+        browser_page.wait_for_url("**/user/erin/**", timeout=300_000)
+        browser_page.goto(hub.url + "user/erin/desktop/")
+        browser_page.wait_for_selector("#screen canvas")
+        browser_page.wait_for_function("document.getElementById('status').textContent === 'Connected'")
+        time.sleep(8)  # XFCE draws its panel and desktop after the session starts
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        browser_page.screenshot(path=str(ARTIFACTS / "desktop-container.png"))
+
+        container = docker_client.containers.get(f"{hub.env['MLLAB_TEST_PREFIX']}-erin")
+        names = container.exec_run(["python3", "-c", LIST_PROCESSES], user="1000").output.decode().split()
+        assert {"Xtigervnc", "xfce4-session"} <= set(names), names
+    finally:
+        stop_server(hub, token, "erin")
