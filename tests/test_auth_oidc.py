@@ -214,7 +214,9 @@ CLIENT = "c.MLLab.oauth_client_id = 'hub'\nc.MLLab.oauth_client_secret = 'secret
             id="issuer-unreachable",
         ),
         pytest.param(
-            "c.MLLab.auth = 'saml'\n", "expected any of ['native', 'oidc', 'github', 'gitlab']", id="unknown-auth"
+            "c.MLLab.auth = 'saml'\n",
+            "MLLab.auth = 'saml' is not installed: choose one of github, gitlab, native, oidc",
+            id="unknown-auth",
         ),
         pytest.param(
             CLIENT + "c.MLLab.auth = 'github'\nc.MLLab.admin_groups = ['a']\n",

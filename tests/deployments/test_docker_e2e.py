@@ -50,7 +50,8 @@ def test_model_and_service_in_containers(docker_lab, sklearn_model, service_imag
     ours = {"label": ["org.mllab.name=iris", f"org.mllab.instance={docker_lab.instance}"]}
     (container,) = docker_client.containers.list(filters=ours)
     assert container.attrs["Config"]["User"].startswith("1000")
-    assert container.attrs["HostConfig"]["CapDrop"] and "no-new-privileges" in container.attrs["HostConfig"]["SecurityOpt"]
+    host_config = container.attrs["HostConfig"]
+    assert host_config["CapDrop"] and "no-new-privileges" in host_config["SecurityOpt"]
 
     web = alice.create(namespace="users/alice", name="web", image=service_image, port=8000)
     alice.wait(web["full_name"], "ready", timeout=120)
