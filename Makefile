@@ -7,6 +7,8 @@ VENV := .venv
 PYTHON ?= python3
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# noVNC's modules for the desktop's page (see the rule below).
+NOVNC := extensions/desktop/static/novnc
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 # System packages the tests use: a browser for the UI tests, podman for the Docker backend.
@@ -26,7 +28,7 @@ test: setup system-packages services tools  ## set up and run the whole test sui
 test-fast: setup services  ## the quick subset: no hubs, browsers or containers
 	pytest -m "not slow" $(PYTEST_ARGS)
 
-setup: $(STAMP_PY) $(STAMP_NODE)
+setup: $(STAMP_PY) $(STAMP_NODE) $(NOVNC)/core/rfb.js
 
 # The wheel installs the workspace's Jupyter server configs (pyproject's data-files); an editable
 # install does not, so they are copied into the venv's etc/jupyter here.
@@ -44,6 +46,18 @@ $(STAMP_PY): pyproject.toml $(SERVER_CONFIGS)
 $(STAMP_NODE): package.json package-lock.json
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# noVNC (npm @novnc/novnc, MPL-2.0) for the desktop's page: its ES modules as they are, core/
+# and the part of vendor/ that core imports (pako), copied into the desktop extension, where
+# an editable install serves them and pyproject's package-data puts them in the wheel. A build
+# output: ignored by git, made again when the lock changes.
+$(NOVNC)/core/rfb.js: $(STAMP_NODE)
+	rm -rf $(NOVNC)
+	mkdir -p $(NOVNC)/vendor
+	cp -R node_modules/@novnc/novnc/core $(NOVNC)/core
+	cp -R node_modules/@novnc/novnc/vendor/pako $(NOVNC)/vendor/pako
+	cp node_modules/@novnc/novnc/LICENSE.txt node_modules/@novnc/novnc/package.json $(NOVNC)/
 	@touch $@
 
 system-packages:
@@ -93,4 +107,4 @@ bench: setup  ## benchmarks: each prints ratios against a reference measured in 
 	python bench/registry.py
 
 clean:
-	rm -rf $(VENV) node_modules .mllab $(TOOLS)
+	rm -rf $(VENV) node_modules .mllab $(TOOLS) $(NOVNC)

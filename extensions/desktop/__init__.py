@@ -7,13 +7,13 @@ Two pieces, both ours:
   carries RFB straight to Xtigervnc's unix socket (``raw_socket_proxy``: no TCP port, no
   websockify), started by :mod:`.session`, which takes every desktop process down with it;
 - this Jupyter server extension, enabled by the data file
-  ``etc/jupyter/jupyter_server_config.d/mllab-desktop.json`` the wheel installs: the noVNC
-  page at ``<base_url>desktop/`` (what the "Desktop" tile opens), or, where a program is
-  missing, a page that says what to install.
+  ``etc/jupyter/jupyter_server_config.d/mllab-desktop.json`` the wheel installs: the page at
+  ``<base_url>desktop/`` (what the "Desktop" tile opens; ``templates/index.html`` and
+  ``static/desktop.js``, over noVNC's RFB client), or, where a program is missing, a page
+  that says what to install.
 
-The page and its noVNC build come from jupyter-remote-desktop-proxy 3.0.1 (see
-``templates/index.html``); that package itself is not installed, as its own entry of the
-same name would start ``vncserver``, whose processes outlive the workspace.
+noVNC is a dependency (npm ``@novnc/novnc``, MPL-2.0): ``make setup`` copies its modules to
+``static/novnc/``, a build output that the wheel includes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from ..missing import missing_command
-from .handlers import handlers
+from .handlers import NOVNC, handlers
 from .programs import INSTALL, find_x_server, missing_program
 
 ICON = Path(__file__).with_name("static") / "desktop.svg"
@@ -55,6 +55,9 @@ def _jupyter_server_extension_points() -> list[dict]:
 
 def _load_jupyter_server_extension(serverapp) -> None:
     serverapp.web_app.add_handlers(".*$", handlers(serverapp.web_app.settings["base_url"]))
+    if not NOVNC.is_file():
+        serverapp.log.warning("The desktop's page has no noVNC: %s is missing (run `make setup` before "
+                              "building the wheel)", NOVNC)
     missing = missing_program()
     serverapp.log.info("ML Lab desktop at %sdesktop/ (%s)", serverapp.base_url,
                        f"{missing} is missing: the page says what to install" if missing else "TigerVNC")

@@ -48,7 +48,11 @@ WORKSPACE_INPUTS = [
     *_recipe_files(WORKSPACE_RECIPE),
     REPO / "pyproject.toml",
     *sorted((REPO / "client").rglob("*.py")),
-    *sorted((REPO / "extensions").rglob("*.py")),
+    *sorted(p for p in (REPO / "extensions").rglob("*")
+            if p.is_file() and p.suffix in {".py", ".json", ".html", ".js", ".css", ".svg"}
+            and "novnc" not in p.relative_to(REPO / "extensions").parts),
+    # static/novnc in extensions/desktop: noVNC from npm, at the version the lock names.
+    REPO / "package-lock.json",
 ]
 #: Files whose content goes into the model server image (the server, and the client for `mllab models pull`).
 MODEL_SERVER_INPUTS = [

@@ -1,4 +1,4 @@
-"""The desktop as a workspace tool: noVNC at ``/user/<name>/desktop/``, TigerVNC behind
+"""The desktop as a workspace tool: our page over noVNC at ``/user/<name>/desktop/``, TigerVNC behind
 ``/user/<name>/desktop-websockify/``, and nothing of it left once the workspace stops.
 
 The local workspaces run Debian's TigerVNC with xterm as the session (``make system-packages``);
@@ -153,16 +153,21 @@ def test_desktop_through_the_hub_and_gone_with_the_workspace(hub, browser_page):
     assert desktop["launcher_entry"]["enabled"] and desktop["launcher_entry"]["title"] == "Desktop"
     assert desktop["launcher_entry"]["path_info"] == "desktop/"
 
-    # The noVNC page and its script, through the hub's proxy.
+    # The page, its script and noVNC's module, through the hub's proxy, for alice only.
     page = api(hub, token, "GET", "user/alice/desktop/")
     assert page.status_code == 200, page.text[:300]
-    assert "/user/alice/desktop/static/dist/viewer.js" in page.text
+    assert "/user/alice/desktop/static/desktop.js" in page.text
     assert "X-MLLab-Missing" not in page.headers
-    script = api(hub, token, "GET", "user/alice/desktop/static/dist/viewer.js")
+    script = api(hub, token, "GET", "user/alice/desktop/static/desktop.js")
     assert script.status_code == 200 and "desktop-websockify" in script.text
-    anonymous = requests.get(hub.url + "user/alice/desktop/", allow_redirects=False, timeout=30)
-    assert anonymous.status_code in (302, 401, 403)
-    assert api(hub, bob_token, "GET", "user/alice/desktop/").status_code == 403
+    assert 'import RFB from "./novnc/core/rfb.js"' in script.text
+    assert "javascript" in script.headers["Content-Type"], "a module needs a JavaScript MIME type"
+    rfb = api(hub, token, "GET", "user/alice/desktop/static/novnc/core/rfb.js")
+    assert rfb.status_code == 200 and "export default class RFB" in rfb.text
+    for path in ("desktop/", "desktop/static/desktop.js", "desktop/static/novnc/core/rfb.js"):
+        anonymous = requests.get(hub.url + "user/alice/" + path, allow_redirects=False, timeout=30)
+        assert anonymous.status_code in (302, 401, 403), path
+        assert api(hub, bob_token, "GET", "user/alice/" + path).status_code == 403, path
 
     # The websocket reaches TigerVNC for alice only (CVE-2024-28179: test the websocket route itself).
     ws_url = "ws" + hub.url.removeprefix("http") + "user/alice/desktop-websockify/"
