@@ -61,3 +61,19 @@ def test_login_start_workspace_run_cell_logout(hub, page, tmp_path):
     page.wait_for_url("**/hub/login**")
     page.goto(hub.url + "hub/home")
     assert "/hub/login" in page.url, "after logging out, the hub asks to log in again"
+
+
+def test_launcher_shows_the_workspace_tools(hub, page, tmp_path):
+    """A user's JupyterLab launcher has a tile for each tool of the workspace."""
+    page.goto(hub.url + "hub/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", hub.admin_password)
+    page.click("#login_submit")
+    page.wait_for_url("**/user/admin/lab**")
+    launcher = page.locator(".jp-Launcher-body")
+    launcher.wait_for()
+    for title in ("VS Code", "Desktop", "TensorBoard", "Monitor"):
+        card = page.locator(f".jp-LauncherCard:has-text('{title}')").first
+        card.wait_for()
+        card.locator("img").wait_for()  # its icon, beside the other tools'
+    page.screenshot(path=str(tmp_path / "launcher.png"))  # kept for a person to look at

@@ -17,8 +17,8 @@ def monitor() -> dict:
         "launcher_entry": {
             "title": "Monitor",
             "path_info": "mllab/monitor/",
+            # The launcher shows tool icons in the Notebook section only, beside the other tools.
             "icon_path": str(ICON),
-            "category": "Other",
         },
         "new_browser_tab": True,
     }
