@@ -59,6 +59,8 @@ def run_client_command(argv: list[str]) -> int:
     # urllib3 narrates its connection retries; the one-line error at the end says what matters.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if debug else logging.ERROR)
     args = build_parser().parse_args(argv)
+    if hasattr(args, "prepare"):
+        args.prepare(args)
     try:
         with Client(workers=args.workers) as client:
             args.run(getattr(client, getattr(args, "api", None) or args.command), args)

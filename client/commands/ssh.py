@@ -37,7 +37,13 @@ def add_ssh(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-l", "--login", default=None,
                         help=f"the account in the workspace (default {DEFAULT_LOGIN}, the image's; local "
                         "workspaces run as the hub's OS user)")
-    parser.set_defaults(run=run_ssh, api="http", workers=1, after_dashes="ssh_options")
+    parser.set_defaults(run=run_ssh, api="http", workers=1, after_dashes="ssh_options", prepare=prepare_ssh)
+
+
+def prepare_ssh(args: argparse.Namespace) -> None:
+    """Parse ``mllab ssh keys ...`` before any hub is looked for, so its --help and usage
+    errors need no configuration."""
+    args.keys = keys_parser().parse_args(args.rest) if args.target == "keys" else None
 
 
 def keys_parser() -> argparse.ArgumentParser:
@@ -61,8 +67,8 @@ def own_target(http: HubSession, text: str | None) -> Target:
 
 
 def run_ssh(http: HubSession, args: argparse.Namespace) -> None:
-    if args.target == "keys":
-        run_keys(http, keys_parser().parse_args(args.rest))
+    if args.keys is not None:
+        run_keys(http, args.keys)
         return
     if args.rest:
         raise MLLabError(f"unexpected arguments {' '.join(args.rest)!r}; ssh options go after --")

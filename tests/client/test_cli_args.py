@@ -68,3 +68,13 @@ def test_up_is_still_dispatched_to_the_hub_launcher():
     result = subprocess.run([MLLAB, "up", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "--data-dir" in result.stdout
+
+
+def test_ssh_keys_help_needs_no_hub(tmp_path):
+    """Usage and --help of ``mllab ssh keys`` come before any hub is looked for."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    helped = subprocess.run([MLLAB, "ssh", "keys", "add", "--help"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert helped.returncode == 0 and "usage: mllab ssh keys add" in helped.stdout
+    wrong = subprocess.run([MLLAB, "ssh", "keys", "frob"], capture_output=True, text=True, env=env, timeout=60)
+    assert wrong.returncode == 2 and "invalid choice: 'frob'" in wrong.stderr
