@@ -70,6 +70,8 @@ def test_launcher_shows_the_workspace_tools(hub, page, tmp_path):
     page.fill("input[name=password]", hub.admin_password)
     page.click("#login_submit")
     page.wait_for_url("**/user/admin/lab**")
+    # A fresh layout: JupyterLab would otherwise reopen what an earlier session left open.
+    page.goto(hub.url + "user/admin/lab?reset")
     launcher = page.locator(".jp-Launcher-body")
     launcher.wait_for()
     for title in ("VS Code", "Desktop", "TensorBoard", "Monitor"):
