@@ -129,6 +129,30 @@ def docker_client(docker_host):
     yield client
     client.close()
 
+#: The browser of the UI tests: Debian's chromium, driven by Playwright.
+CHROMIUM = os.environ.get("MLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+@slow_fixture
+def page(tmp_path):
+    """A Chromium page (1280x800); its last state is kept as ``last.png`` in the test's folder."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail("chromium is not installed: run `make system-packages`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+        page.set_default_timeout(120_000)
+        yield page
+        page.screenshot(path=str(tmp_path / "last.png"))
+        browser.close()
+
 
 def pytest_collection_modifyitems(config, items) -> None:
     # A test's fixturenames is the closure of what it uses: fixtures of fixtures included.

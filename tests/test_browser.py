@@ -2,40 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
-from .conftest import slow_fixture
+pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("MLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM), reason="chromium is not installed: run `make system-packages`"
-    ),
-]
-
-
-@pytest.fixture
-@slow_fixture
-def page(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.set_default_timeout(120_000)
-        yield page
-        page.screenshot(path=str(tmp_path / "last.png"))
-        browser.close()
 
 
 def test_login_start_workspace_run_cell_logout(hub, page, tmp_path):

@@ -20,10 +20,8 @@ import websocket
 from mllab.extensions.desktop import setup_desktop
 from mllab.extensions.desktop.programs import find_session
 
-from ..conftest import slow_fixture
 from ..harness import REPO, Hub, api, spawn, stop_server, wait_for
 
-CHROMIUM = os.environ.get("MLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("MLLAB_TEST_ARTIFACTS", REPO / "test-artifacts"))
 #: Inside a container: the names of its processes.
 LIST_PROCESSES = "import glob; print(' '.join(open(p).read().strip() for p in glob.glob('/proc/[0-9]*/comm')))"
@@ -121,27 +119,9 @@ def assert_websocket_refused(url: str, header: list[str]) -> None:
         raise AssertionError(f"the desktop's websocket opened with {header or 'no credentials'}")
 
 
-@pytest.fixture
-@slow_fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    if not shutil.which(CHROMIUM):
-        pytest.skip("chromium is not installed: run `make system-packages`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        page.set_default_timeout(60_000)
-        yield page
-        browser.close()
-
 
 @needs_tigervnc
-def test_desktop_through_the_hub_and_gone_with_the_workspace(hub, browser_page):
+def test_desktop_through_the_hub_and_gone_with_the_workspace(hub, page):
     alice, password = hub.add_user("alice")
     bob, _ = hub.add_user("bob")
     token, bob_token = alice.new_token(), bob.new_token()
@@ -154,10 +134,10 @@ def test_desktop_through_the_hub_and_gone_with_the_workspace(hub, browser_page):
     assert desktop["launcher_entry"]["path_info"] == "desktop/"
 
     # The page, its script and noVNC's module, through the hub's proxy, for alice only.
-    page = api(hub, token, "GET", "user/alice/desktop/")
-    assert page.status_code == 200, page.text[:300]
-    assert "/user/alice/desktop/static/desktop.js" in page.text
-    assert "X-MLLab-Missing" not in page.headers
+    answer = api(hub, token, "GET", "user/alice/desktop/")
+    assert answer.status_code == 200, answer.text[:300]
+    assert "/user/alice/desktop/static/desktop.js" in answer.text
+    assert "X-MLLab-Missing" not in answer.headers
     script = api(hub, token, "GET", "user/alice/desktop/static/desktop.js")
     assert script.status_code == 200 and "desktop-websockify" in script.text
     assert 'import RFB from "./novnc/core/rfb.js"' in script.text
@@ -176,18 +156,18 @@ def test_desktop_through_the_hub_and_gone_with_the_workspace(hub, browser_page):
     assert_websocket_refused(ws_url, [f"Authorization: token {bob_token}"])
 
     # A person's view: log in, open the desktop, wait for the remote screen.
-    browser_page.goto(hub.url + "hub/login")
-    browser_page.fill("input[name=username]", "alice")
-    browser_page.fill("input[name=password]", password)
-    browser_page.click("#login_submit")
-    browser_page.wait_for_url("**/user/alice/**")
-    browser_page.goto(hub.url + "user/alice/desktop/")
-    browser_page.wait_for_selector("#screen canvas")
-    browser_page.wait_for_function("document.getElementById('status').textContent === 'Connected'")
+    page.goto(hub.url + "hub/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", password)
+    page.click("#login_submit")
+    page.wait_for_url("**/user/alice/**")
+    page.goto(hub.url + "user/alice/desktop/")
+    page.wait_for_selector("#screen canvas")
+    page.wait_for_function("document.getElementById('status').textContent === 'Connected'")
     time.sleep(2)  # the first frames
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    browser_page.screenshot(path=str(ARTIFACTS / "desktop-local.png"))
-    width = browser_page.evaluate("document.querySelector('#screen canvas').width")
+    page.screenshot(path=str(ARTIFACTS / "desktop-local.png"))
+    width = page.evaluate("document.querySelector('#screen canvas').width")
     assert width > 0
 
     running = desktop_processes(hub, "alice")
@@ -200,31 +180,31 @@ def test_desktop_through_the_hub_and_gone_with_the_workspace(hub, browser_page):
 
 # -- in a workspace container (the workspace image's XFCE) ----------------------------------------
 
-def test_desktop_in_a_workspace_container(make_docker_hub, docker_client, browser_page):
+def test_desktop_in_a_workspace_container(make_docker_hub, docker_client, page):
     hub = make_docker_hub()
     erin, password = hub.add_user("erin")
     mallory, _ = hub.add_user("mallory")
     token = erin.new_token()
     spawn(hub, token, "erin", timeout=300)
     try:
-        page = api(hub, token, "GET", "user/erin/desktop/")
-        assert page.status_code == 200, page.text[:300]
-        assert "X-MLLab-Missing" not in page.headers, page.text[:300]
+        answer = api(hub, token, "GET", "user/erin/desktop/")
+        assert answer.status_code == 200, answer.text[:300]
+        assert "X-MLLab-Missing" not in answer.headers, answer.text[:300]
         ws_url = "ws" + hub.url.removeprefix("http") + "user/erin/desktop-websockify/"
         assert rfb_banner(ws_url, [f"Authorization: token {token}"]) == b"RFB 003.008\n"
         assert_websocket_refused(ws_url, [f"Authorization: token {mallory.new_token()}"])
 
-        browser_page.goto(hub.url + "hub/login")
-        browser_page.fill("input[name=username]", "erin")
-        browser_page.fill("input[name=password]", password)
-        browser_page.click("#login_submit")
-        browser_page.wait_for_url("**/user/erin/**", timeout=300_000)
-        browser_page.goto(hub.url + "user/erin/desktop/")
-        browser_page.wait_for_selector("#screen canvas")
-        browser_page.wait_for_function("document.getElementById('status').textContent === 'Connected'")
+        page.goto(hub.url + "hub/login")
+        page.fill("input[name=username]", "erin")
+        page.fill("input[name=password]", password)
+        page.click("#login_submit")
+        page.wait_for_url("**/user/erin/**", timeout=300_000)
+        page.goto(hub.url + "user/erin/desktop/")
+        page.wait_for_selector("#screen canvas")
+        page.wait_for_function("document.getElementById('status').textContent === 'Connected'")
         time.sleep(8)  # XFCE draws its panel and desktop after the session starts
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        browser_page.screenshot(path=str(ARTIFACTS / "desktop-container.png"))
+        page.screenshot(path=str(ARTIFACTS / "desktop-container.png"))
 
         container = docker_client.containers.get(f"{hub.env['MLLAB_TEST_PREFIX']}-erin")
         names = container.exec_run(["python3", "-c", LIST_PROCESSES], user="1000").output.decode().split()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 
 import pytest
@@ -15,7 +13,6 @@ from .tools import assert_refused
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("MLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
 def assert_workbench(response) -> None:
@@ -47,26 +44,6 @@ def test_vscode_answers_its_owner_only(hub, alice):
     assert_refused(hub, "user/alice/vscode/", bob.new_token())
     assert_refused(hub, "user/alice/vscode/" + query, bob.new_token())
 
-
-@pytest.fixture
-@slow_fixture
-def page(tmp_path):
-    if not shutil.which(CHROMIUM):
-        pytest.fail("chromium is not installed: run `make system-packages`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.set_default_timeout(120_000)
-        yield page
-        page.screenshot(path=str(tmp_path / "last.png"))
-        browser.close()
 
 
 def test_vscode_in_the_browser_edits_a_file_in_the_home(hub, alice, page, tmp_path):
