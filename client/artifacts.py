@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,15 +12,13 @@ from urllib.parse import quote
 from .config import workspace_from_env
 from .errors import ManifestError, RefError, RegistryError
 from .manifest import DEFAULT_EXCLUDE, FileEntry, build_manifest, collect_files
-from .progress import Meter
+from .progress import Listener, Meter
 from .protocol import manifest_digest
 from .refs import Ref, check_alias, parse_artifact, parse_ref
 from .transfer import Downloader, Uploader, Wanted, file_matches
 
 if TYPE_CHECKING:
     from .client import Client
-
-PAGE = 500
 
 
 @dataclass
@@ -84,15 +82,6 @@ class Artifacts:
         parts = [self.kind, owner_kind, quote(owner, safe=""), ref.name, *rest]
         return self._http.registry_url("/".join(parts))
 
-    def _pages(self, url: str, params: dict[str, Any]) -> Iterator[dict]:
-        offset = 0
-        while True:
-            page = self._http.json("GET", url, params={**params, "limit": PAGE, "offset": offset})
-            yield from page["items"]
-            offset += len(page["items"])
-            if not page["items"] or offset >= page["total"]:
-                return
-
     # -- reading -------------------------------------------------------------------------------
 
     def list(self, namespace: str | None = None, tag: str | Iterable[str] | None = None,
@@ -105,7 +94,7 @@ class Artifacts:
             params["tag"] = [tag] if isinstance(tag, str) else builtins.list(tag)
         if q:
             params["q"] = q
-        return builtins.list(self._pages(self._http.registry_url(self.kind), params))
+        return builtins.list(self._http.pages(self._http.registry_url(self.kind), params))
 
     def info(self, name: str) -> dict:
         """The artifact: description, tags, aliases, latest version number."""
@@ -123,7 +112,7 @@ class Artifacts:
 
     def versions(self, name: str) -> builtins.list[dict]:
         """Every version of an artifact, newest first (without their files)."""
-        return builtins.list(self._pages(self._url(self._artifact_ref(name), "versions"), {}))
+        return builtins.list(self._http.pages(self._url(self._artifact_ref(name), "versions"), {}))
 
     # -- changing ------------------------------------------------------------------------------
 
@@ -160,19 +149,22 @@ class Artifacts:
     def push(self, path: str | Path, name: str, namespace: str | None = None, description: str | None = None,
              tags: Iterable[str] | None = None, metadata: dict | None = None, *,
              exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool | None = None,
-             on_transfer: Callable[[int], None] | None = None) -> PushResult:
+             on_transfer: Callable[[int], None] | None = None, listener: Listener | None = None) -> PushResult:
         """Upload a file or folder as a new version of ``name`` (created if missing).
 
         Files the registry already holds are not sent; content equal to the latest version makes
         no new version (``unchanged``). An interrupted push resumes when run again.
         ``progress`` draws bars on stderr (None: only on a terminal); ``on_transfer(n)`` hears every
-        chunk sent, and an exception it raises stops the push (which can then be resumed).
+        chunk sent, and an exception it raises stops the push (which can then be resumed);
+        ``listener`` hears what is to be sent, then the bytes and the files as they go.
         """
-        return self._push(path, name, namespace, description, tags, metadata, None, exclude, progress, on_transfer)
+        return self._push(path, name, namespace, description, tags, metadata, None, exclude, progress, on_transfer,
+                          listener)
 
     def _push(self, path: str | Path, name: str, namespace: str | None, description: str | None,
               tags: Iterable[str] | None, metadata: dict | None, lineage: dict | None, exclude: Iterable[str],
-              progress: bool | None, on_transfer: Callable[[int], None] | None) -> PushResult:
+              progress: bool | None, on_transfer: Callable[[int], None] | None,
+              listener: Listener | None) -> PushResult:
         ref = self._artifact_ref(name, namespace)
         files = collect_files(Path(path), exclude)
         with Meter("hashing", sum(local.stat().st_size for _, local in files), progress) as meter:
@@ -197,7 +189,10 @@ class Artifacts:
                 return PushResult(f"{ref.full_name}:{version['number']}", version, True, len(entries))
             store.put(key, upload["id"])
         missing = sum(1 for f in upload["files"] if not f.get("present"))
-        with Meter(f"pushing {ref.name}", _left_to_send(upload), progress, on_transfer) as meter:
+        with Meter(f"pushing {ref.name}", _left_to_send(upload), progress, on_transfer, listener) as meter:
+            sending = {f["sha256"] for f in upload["files"]
+                       if not f.get("present") and (f.get("transfer") or {}).get("method", "none") != "none"}
+            meter.plan(len(entries), sum(1 for e in entries if e.sha256 not in sending))
             report = Uploader(self._http, self._client.workers).send(upload, entries, meter)
         try:
             version = self._http.json("POST", self._http.registry_url(f"uploads/{upload['id']}/complete"))
@@ -237,8 +232,11 @@ class Artifacts:
         return upload if upload.get("status") == "open" and held == wanted else None
 
     def pull(self, ref: str, dest: str | Path, *, progress: bool | None = None,
-             on_transfer: Callable[[int], None] | None = None) -> PullResult:
-        """Download version ``ref`` into the folder ``dest``; files already there and identical are kept."""
+             on_transfer: Callable[[int], None] | None = None, listener: Listener | None = None) -> PullResult:
+        """Download version ``ref`` into the folder ``dest``; files already there and identical are kept.
+
+        ``progress``, ``on_transfer`` and ``listener`` follow it as they follow a :meth:`push`.
+        """
         ref = self.ref(ref)
         version = self.get(str(ref))
         dest = Path(dest)
@@ -253,7 +251,8 @@ class Artifacts:
             url = self._url(ref, "versions", number, "files", quote(f["path"], safe="/"))
             wanted.append(Wanted(url, target, int(f["size"]), f["sha256"]))
         todo = [w for w in wanted if not file_matches(w.target, w.size, w.sha256)]
-        with Meter(f"pulling {ref.name}", sum(w.size for w in todo), progress, on_transfer) as meter:
+        with Meter(f"pulling {ref.name}", sum(w.size for w in todo), progress, on_transfer, listener) as meter:
+            meter.plan(len(wanted), len(wanted) - len(todo))
             Downloader(self._http, self._client.workers).fetch(todo, meter)
         return PullResult(f"{ref.full_name}:{number}", version, dest, paths, len(todo), meter.count)
 
@@ -295,7 +294,7 @@ class Models(Artifacts):
                  metrics: dict | None = None, namespace: str | None = None, description: str | None = None,
                  tags: Iterable[str] | None = None, metadata: dict | None = None, flavor: str | None = None, *,
                  exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool | None = None,
-                 on_transfer: Callable[[int], None] | None = None) -> PushResult:
+                 on_transfer: Callable[[int], None] | None = None, listener: Listener | None = None) -> PushResult:
         """Push a model version with its lineage.
 
         ``datasets`` are references (``users/alice/iris@latest``), recorded as the exact versions
@@ -313,12 +312,13 @@ class Models(Artifacts):
             "flavor": flavor or ("mlflow" if (Path(path) / "MLmodel").is_file() else None),
         }
         return self._push(path, name, namespace, description, tags, metadata, lineage, exclude, progress,
-                          on_transfer)
+                          on_transfer, listener)
 
     def push(self, path: str | Path, name: str, namespace: str | None = None, description: str | None = None,
              tags: Iterable[str] | None = None, metadata: dict | None = None, *,
              exclude: Iterable[str] = DEFAULT_EXCLUDE, progress: bool | None = None,
-             on_transfer: Callable[[int], None] | None = None) -> PushResult:
+             on_transfer: Callable[[int], None] | None = None, listener: Listener | None = None) -> PushResult:
         """:meth:`register` with no datasets, params or metrics."""
         return self.register(path, name, namespace=namespace, description=description, tags=tags,
-                             metadata=metadata, exclude=exclude, progress=progress, on_transfer=on_transfer)
+                             metadata=metadata, exclude=exclude, progress=progress, on_transfer=on_transfer,
+                             listener=listener)

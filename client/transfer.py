@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -131,6 +132,7 @@ class Uploader:
 
     def send(self, upload: dict, entries: list[FileEntry], meter: Meter) -> SendReport:
         by_sha = {e.sha256: e for e in entries}
+        files_of = Counter(e.sha256 for e in entries)
         pool = Pool(self.workers)
         tasks: list[Callable[[], None]] = []
         report = SendReport()
@@ -145,12 +147,13 @@ class Uploader:
                 raise RegistryError(0, "bad_answer", f"The registry asked for a blob this push does not have ({sha}).")
             method = transfer["method"]
             if method == "stream":
-                tasks.append(self._stream_task(upload["id"], entry, transfer, meter, pool.stop))
+                blob_tasks = [self._stream_task(upload["id"], entry, transfer, meter, pool.stop)]
             elif method == "s3-multipart":
-                tasks.extend(self._part_tasks(entry, transfer, meter, pool.stop))
+                blob_tasks = self._part_tasks(entry, transfer, meter, pool.stop)
             else:
                 raise MLLabError(f"The registry wants {method!r} transfers, which this client does not know; "
                                  "update mllab.")
+            tasks.extend(_counting_files(blob_tasks, files_of[sha], meter))
             report.blobs += 1
         before = meter.count
         pool.run(tasks)
@@ -201,6 +204,25 @@ class Uploader:
         return tasks
 
 
+def _counting_files(tasks: list[Callable[[], None]], files: int, meter: Meter) -> list[Callable[[], None]]:
+    """The tasks sending one blob; whichever finishes last tells ``meter`` that the blob's ``files`` are sent."""
+    if not tasks:  # every part was already sent (a resumed push)
+        meter.files_moved(files)
+        return []
+    left = [len(tasks)]
+    lock = threading.Lock()
+
+    def counted(task: Callable[[], None]) -> None:
+        task()
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            meter.files_moved(files)
+
+    return [lambda task=task: counted(task) for task in tasks]
+
+
 @dataclass
 class Wanted:
     """One file to download: its registry URL, where it goes, what it must be."""
@@ -237,6 +259,7 @@ class Downloader:
         partial = w.target.with_name(w.target.name + PART_SUFFIX)
         _retrying(f"Downloading {w.target.name}", lambda: self._attempt(w, partial, meter, stop))
         os.replace(partial, w.target)
+        meter.files_moved(1)
 
     def _attempt(self, w: Wanted, partial: Path, meter: Meter, stop: threading.Event) -> None:
         digest = hashlib.sha256()
