@@ -22,3 +22,25 @@ def kept_secret(path: Path, nbytes: int = 32) -> tuple[str, bool]:
         f.write(value + "\n")
     return value, True
 
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m mllab.hub.secrets DIR NAME...``: generate each missing secret ``DIR/NAME`` (0600).
+
+    The compose file's one-shot ``secrets`` service runs it on every start: the first start
+    generates the database and MinIO passwords, later ones keep them.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mllab.hub.secrets", description=main.__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="folder of the secrets (made 0700 when missing)")
+    parser.add_argument("names", nargs="+", help="file names of the secrets")
+    args = parser.parse_args(argv)
+    args.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name in args.names:
+        _, generated = kept_secret(args.folder / name)
+        print(f"{'generated' if generated else 'kept'} {args.folder / name}")
+
+
+if __name__ == "__main__":
+    main()

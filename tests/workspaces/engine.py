@@ -33,19 +33,21 @@ SOCKET_URL = f"unix://{SOCKET}"
 CONTAINERS_CONF = Path(__file__).with_name("containers.conf")
 WORKSPACE_RECIPE = REPO / "images" / "workspace"
 MODEL_SERVER_RECIPE = REPO / "images" / "model-server"
+HUB_RECIPE = REPO / "images" / "hub"
 BASE_REPO = "localhost/mllab-test-base"
 WORKSPACE_REPO = "localhost/mllab-test-workspace"
 MODEL_SERVER_REPO = "localhost/mllab-test-model-server"
+HUB_REPO = "localhost/mllab-test-hub"
 DEBIAN_SUITE = "bookworm"
 
 
-def _recipe_files(recipe: Path) -> list[Path]:
+def recipe_files(recipe: Path) -> list[Path]:
     return sorted(p for p in recipe.rglob("*") if p.is_file() and p.suffix not in {".whl", ".crt"})
 
 
 #: Files whose content goes into the workspace image; a change to any of them rebuilds it.
 WORKSPACE_INPUTS = [
-    *_recipe_files(WORKSPACE_RECIPE),
+    *recipe_files(WORKSPACE_RECIPE),
     REPO / "pyproject.toml",
     *sorted((REPO / "client").rglob("*.py")),
     *sorted(p for p in (REPO / "extensions").rglob("*")
@@ -56,10 +58,18 @@ WORKSPACE_INPUTS = [
 ]
 #: Files whose content goes into the model server image (the server, and the client for `mllab models pull`).
 MODEL_SERVER_INPUTS = [
-    *_recipe_files(MODEL_SERVER_RECIPE),
+    *recipe_files(MODEL_SERVER_RECIPE),
     REPO / "pyproject.toml",
     REPO / "services" / "deployments" / "modelserver.py",
     *sorted((REPO / "client").rglob("*.py")),
+]
+
+#: Files whose content goes into the hub image (the hub, its services and the client they share).
+HUB_INPUTS = [
+    *recipe_files(HUB_RECIPE),
+    REPO / "pyproject.toml",
+    *sorted(p for folder in ("hub", "services", "client") for p in (REPO / folder).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts),
 ]
 
 
@@ -126,9 +136,15 @@ def ensure_model_server_image() -> str:
     return ensure_project_image(MODEL_SERVER_RECIPE, MODEL_SERVER_REPO, MODEL_SERVER_INPUTS)
 
 
-def ensure_project_image(recipe: Path, repository: str, inputs: list[Path]) -> str:
+def ensure_hub_image() -> str:
+    """``images/hub/Dockerfile`` built on the local base, with this checkout's wheel."""
+    return ensure_project_image(HUB_RECIPE, HUB_REPO, HUB_INPUTS)
+
+
+def ensure_project_image(recipe: Path, repository: str, inputs: list[Path], wheel: bool = True) -> str:
     """The Dockerfile in ``recipe`` built on the local base with this checkout's wheel in
-    ``wheels/``, tagged ``repository:<hash of inputs and base>``; built only when that tag is missing."""
+    ``wheels/`` (unless ``wheel`` is false), tagged ``repository:<hash of inputs and base>``;
+    built only when that tag is missing."""
     base = ensure_base_image()
     ref = f"{repository}:{recipe_hash(inputs, base)}"
     if image_exists(ref):
@@ -137,11 +153,12 @@ def ensure_project_image(recipe: Path, repository: str, inputs: list[Path]) -> s
     with tempfile.TemporaryDirectory(prefix=f"mllab-{recipe.name}-context-") as tmp:
         context = Path(tmp) / "context"
         shutil.copytree(recipe, context, ignore=shutil.ignore_patterns("*.whl", "*.crt"))
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(context / "wheels"),
-                        str(REPO)], check=True)
+        if wheel:
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(context / "wheels"),
+                            str(REPO)], check=True)
         # pip inside the build trusts what pip here trusts (a TLS-intercepting proxy's CA).
         host_ca = os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt"
-        if Path(host_ca).is_file():
+        if Path(host_ca).is_file() and (context / "extra-ca").is_dir():
             shutil.copy(host_ca, context / "extra-ca" / "ca.crt")
         podman("build", "--network", "host", "--build-arg", f"BASE={base}", "-t", ref, str(context),
                stdout=subprocess.DEVNULL)

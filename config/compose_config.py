@@ -1,0 +1,64 @@
+# ML Lab Hub on one server with Docker: the hub configuration of config/compose.yaml.
+#
+# The compose file mounts this file into the hub's container and starts
+# `mllab up --config` with it.  Edit it as you would config/jupyterhub_config.py (every
+# option: `python -m mllab.hub.options`), then `docker compose -f config/compose.yaml up -d`
+# again.  Passwords are read from the files the compose file's `secrets` service generated
+# on first start (/run/secrets in each container); none is written here.
+
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
+
+
+def secret(name: str) -> str:
+    return Path("/run/secrets", name).read_text().strip()
+
+
+# State that is not in PostgreSQL (cookie secret, proxy token, the admin's generated
+# password, upload staging) lives on the hub's volume.
+c.MLLab.data_dir = "/srv/mllab"
+
+# The address people (and their workspaces) reach the published hub port at.
+public_url = os.environ.get("MLLAB_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+c.MLLab.public_url = public_url
+
+# One PostgreSQL database for the hub, the registry and the deployments: each keeps its own
+# tables and its own migration history, applied when it starts.
+database = f"postgresql+psycopg://mllab:{secret('postgres-password')}@postgres:5432/mllab"
+c.MLLab.db_url = database
+c.MLLab.registry_db_url = database
+c.DeploymentsApp.db_url = database
+
+# Artifacts in MinIO; the registry makes the bucket at start.  Presigned URLs carry the
+# public URL: the proxy routes /<bucket>/ to MinIO, so clients upload and download through
+# the hub's port, straight to MinIO (the Host header, which the URL is signed for, is kept).
+bucket = "mllab"
+c.MLLab.storage = "s3"
+c.MLLab.s3_bucket = bucket
+c.MLLab.s3_endpoint_url = "http://minio:9000"
+c.MLLab.s3_public_endpoint_url = public_url
+c.MLLab.s3_access_key_id = "mllab"  # MinIO's root user, as config/compose.yaml names it
+c.MLLab.s3_secret_access_key = secret("minio-password")
+c.Proxy.extra_routes = {f"/{bucket}/": "http://minio:9000"}
+
+# Workspaces: sibling containers on the compose file's `mllab` network, started through the
+# mounted Docker socket; they reach the hub at its service name, `hub`.
+c.MLLab.backend = "docker"
+c.MLLab.workspace_image = os.environ.get("MLLAB_WORKSPACE_IMAGE", "mllab/workspace:latest")
+c.MLLabDockerSpawner.network_name = "mllab"
+c.MLLabDockerSpawner.hub_host = "hub"
+
+# Deployments: containers on the `mllab-deployments` network, which the hub joins too; the
+# service reaches them there and copies models in (it runs in a container, not on the host).
+c.DeploymentsApp.runtime = "docker"
+c.DockerRuntime.network_name = "mllab-deployments"
+c.DockerRuntime.publish_host_port = False
+c.DockerRuntime.model_transfer = "copy"
+c.DockerRuntime.model_image = os.environ.get("MLLAB_MODEL_SERVER_IMAGE", "mllab/model-server:latest")
+
+# Keep this last: derive the JupyterHub settings from the options above.
+from mllab.hub import configure  # noqa: E402
+
+configure(c)
