@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 TEST_APT_PACKAGES := chromium podman runc debootstrap openssh-server openssh-client \
 	tigervnc-standalone-server tigervnc-tools xterm
 
-.PHONY: up test test-fast setup system-packages services tools lint bench clean
+.PHONY: up test test-fast setup system-packages services tools lint bench images clean
 
 up: setup  ## run ML Lab Hub on http://127.0.0.1:8000 (UP_ARGS="--port 9000" to change)
 	mllab up $(UP_ARGS)
@@ -108,3 +108,13 @@ bench: setup  ## benchmarks: each prints ratios against a reference measured in 
 
 clean:
 	rm -rf $(VENV) node_modules .mllab $(TOOLS) $(NOVNC)
+# The images config/compose.yaml runs, built from this checkout: this project's wheel in each
+# recipe's wheels/, then `$(DOCKER) build -t mllab/<name>:latest images/<name>`.
+DOCKER ?= docker
+IMAGES := hub workspace model-server
+
+images: setup  ## build the hub, workspace and model-server images (DOCKER=podman to use podman)
+	rm -rf $(foreach i,$(IMAGES),images/$(i)/wheels/*.whl)
+	for i in $(IMAGES); do $(VENV)/bin/pip wheel -q --no-deps -w images/$$i/wheels . || exit 1; done
+	for i in $(IMAGES); do $(DOCKER) build $(DOCKER_BUILD_ARGS) -t mllab/$$i:latest images/$$i || exit 1; done
+
