@@ -102,12 +102,6 @@ $(STAMP_TOOLS):
 lint: setup
 	ruff check .
 
-bench: setup  ## benchmarks: each prints ratios against a reference measured in the same run
-	python bench/hub.py
-	python bench/registry.py
-
-clean:
-	rm -rf $(VENV) node_modules .mllab $(TOOLS) $(NOVNC)
 # The images config/compose.yaml runs, built from this checkout: this project's wheel in each
 # recipe's wheels/, then `$(DOCKER) build -t mllab/<name>:latest images/<name>`.
 DOCKER ?= docker
@@ -118,3 +112,9 @@ images: setup  ## build the hub, workspace and model-server images (DOCKER=podma
 	for i in $(IMAGES); do $(VENV)/bin/pip wheel -q --no-deps -w images/$$i/wheels . || exit 1; done
 	for i in $(IMAGES); do $(DOCKER) build $(DOCKER_BUILD_ARGS) -t mllab/$$i:latest images/$$i || exit 1; done
 
+bench: setup  ## benchmarks: each prints ratios against a reference measured in the same run
+	python bench/hub.py
+	python bench/registry.py
+
+clean:
+	rm -rf $(VENV) node_modules .mllab $(TOOLS) $(NOVNC)
