@@ -9,6 +9,8 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 # noVNC's modules for the desktop's page (see the rule below).
 NOVNC := extensions/desktop/static/novnc
+# @noble/hashes' sha256 modules for the hub pages' uploads (see the rule below).
+NOBLE := services/pages/static/vendor/noble-hashes
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 # System packages the tests use: a browser for the UI tests, podman for the Docker backend.
@@ -28,7 +30,7 @@ test: setup system-packages services tools  ## set up and run the whole test sui
 test-fast: setup services  ## the quick subset: no hubs, browsers or containers
 	pytest -m "not slow" $(PYTEST_ARGS)
 
-setup: $(STAMP_PY) $(STAMP_NODE) $(NOVNC)/core/rfb.js
+setup: $(STAMP_PY) $(STAMP_NODE) $(NOVNC)/core/rfb.js $(NOBLE)/sha2.js
 
 # The wheel installs the workspace's Jupyter server configs (pyproject's data-files); an editable
 # install does not, so they are copied into the venv's etc/jupyter here.
@@ -58,6 +60,15 @@ $(NOVNC)/core/rfb.js: $(STAMP_NODE)
 	cp -R node_modules/@novnc/novnc/core $(NOVNC)/core
 	cp -R node_modules/@novnc/novnc/vendor/pako $(NOVNC)/vendor/pako
 	cp node_modules/@novnc/novnc/LICENSE.txt node_modules/@novnc/novnc/package.json $(NOVNC)/
+	@touch $@
+
+# @noble/hashes (npm, MIT): the ES modules of its sha256, which the hub pages import to hash a
+# file in slices before uploading it (WebCrypto cannot hash incrementally). A build output
+# like noVNC's: ignored by git, in the wheel through pyproject's package-data.
+$(NOBLE)/sha2.js: $(STAMP_NODE)
+	rm -rf $(NOBLE)
+	mkdir -p $(NOBLE)
+	cp node_modules/@noble/hashes/{sha2,_md,_u64,utils}.js node_modules/@noble/hashes/{LICENSE,package.json} $(NOBLE)/
 	@touch $@
 
 system-packages:
@@ -117,4 +128,4 @@ bench: setup  ## benchmarks: each prints ratios against a reference measured in 
 	python bench/registry.py
 
 clean:
-	rm -rf $(VENV) node_modules .mllab $(TOOLS) $(NOVNC)
+	rm -rf $(VENV) node_modules .mllab $(TOOLS) $(NOVNC) $(NOBLE)

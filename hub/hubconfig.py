@@ -23,6 +23,7 @@ from .culling import culler_role, culler_service
 from .platform import MLLab
 from .scopes import custom_scopes, roles
 from .services import service_declarations, service_roles
+from .teams import TEAMS_HANDLERS
 
 #: Where `configure` records what it derived, so that a second call (``mllab up`` derives
 #: again once its command line is applied over a config file that called `configure`)
@@ -41,6 +42,8 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     j.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
     j.pid_file = str(data_dir / "jupyterhub.pid")
     j.template_paths = [str(Path(__file__).parent / "templates")]
+    # The Teams page (/hub/teams) is the hub's: it manages the hub's groups with its cookie.
+    j.extra_handlers = list(TEAMS_HANDLERS)
     hub.ConfigurableHTTPProxy.pid_file = str(data_dir / "proxy.pid")
 
     ip = c.JupyterHub.get("ip") or "127.0.0.1"

@@ -134,6 +134,10 @@ class ServiceApp(Application):
         """Extra Tornado settings for the handlers (database, storage, ...)."""
         return {}
 
+    def pages(self) -> list[Route]:
+        """The service's browser pages and their assets: served, but not API operations (no OpenAPI)."""
+        return []
+
     def all_routes(self) -> list[Route]:
         return [
             Route("/api/v1/health", HealthHandler),
@@ -145,7 +149,10 @@ class ServiceApp(Application):
         routes = self.all_routes()
         # The handlers (ours and JupyterHub's OAuth callback) all use the singleton.
         HubOAuth.instance(parent=self, cache_max_age=60)
-        handlers = [(url_path_join(self.prefix, route.pattern), route.handler, route.kwargs) for route in routes]
+        handlers = [
+            (url_path_join(self.prefix, route.pattern), route.handler, route.kwargs)
+            for route in [*routes, *self.pages()]
+        ]
         handlers.append((url_path_join(self.prefix, "oauth_callback"), HubOAuthCallbackHandler))
         return WebApplication(
             handlers,

@@ -15,6 +15,7 @@ from .db import Database, migrate, safe_url
 from .fetch import ModelFetcher
 from .handlers import deployments_routes
 from .handlers.base import Service
+from .pages import deployments_pages
 from .proxy import EndpointHandler, Endpoints
 from .runtimes import RUNTIMES, Runtime, runtime_class
 from .validation import Settings
@@ -189,6 +190,9 @@ class DeploymentsApp(ServiceApp):
             Route("/endpoints/{owner_kind}/{owner}/{name}/", EndpointHandler),
             Route("/endpoints/{owner_kind}/{owner}/{name}/{path:path}", EndpointHandler),
         ]
+
+    def pages(self) -> list[Route]:
+        return deployments_pages()
 
     def web_settings(self) -> dict:
         return {"deployments": self.service, "endpoints": self.endpoints, "service_prefix": self.prefix}

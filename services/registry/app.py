@@ -15,6 +15,7 @@ from .cleanup import cleanup
 from .context import Registry
 from .db import Database, migrate
 from .handlers import registry_routes
+from .pages import registry_pages
 
 
 class RegistryApp(ServiceApp):
@@ -98,6 +99,9 @@ class RegistryApp(ServiceApp):
 
     def routes(self) -> list[Route]:
         return registry_routes()
+
+    def pages(self) -> list[Route]:
+        return registry_pages()
 
     def web_settings(self) -> dict:
         return {"registry": self.registry, "active_streams": set(), "service_prefix": self.prefix}

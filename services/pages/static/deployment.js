@@ -1,0 +1,93 @@
+// One deployment: status and what it serves, start/stop/restart/delete, its logs, and a form that
+// calls its endpoint with the login cookie.
+
+import { api, el, formatTime, page, pathOf, showError } from "./api.js";
+import { statusClass } from "./status.js";
+
+const base = `deployments/${pathOf(page.namespace, page.name)}`;
+const about = document.getElementById("about");
+let timer = null;
+
+function fact(term, value) {
+  return [el("dt", { class: "col-sm-3" }, term), el("dd", { class: "col-sm-9" }, value)];
+}
+
+function show(deployment) {
+  const badge = document.getElementById("status-badge");
+  badge.className = statusClass(deployment.status);
+  badge.textContent = deployment.status;
+  badge.dataset.status = deployment.status;
+  const model = deployment.model
+    ? el("a", { href: `${page.registry}models/${pathOf(deployment.model.split(/[:@]/)[0])}` },
+      `${deployment.model}${deployment.model_version ? ` (v${deployment.model_version})` : ""}`)
+    : null;
+  about.replaceChildren(
+    ...(model ? fact("Model", model) : fact("Runs", deployment.image || (deployment.command || []).join(" "))),
+    ...fact("Endpoint", el("code", {}, deployment.url)),
+    ...fact("Desired", deployment.desired),
+    ...(deployment.message ? fact("Message", deployment.message) : []),
+    ...fact("Created", `${formatTime(deployment.created_at)} by ${deployment.created_by}`),
+    ...fact("Last call", formatTime(deployment.last_access) || "never"),
+  );
+  clearTimeout(timer);
+  if (["pending", "starting"].includes(deployment.status)) timer = setTimeout(refresh, 2000);
+}
+
+async function refresh() {
+  try {
+    show(await api(base));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function logs() {
+  try {
+    document.getElementById("logs").textContent = (await api(`${base}/logs?tail=200`, { text: true })) || "(empty)";
+  } catch (error) {
+    document.getElementById("logs").textContent = error.message;
+  }
+}
+
+for (const button of document.querySelectorAll("[data-action]")) {
+  button.addEventListener("click", async () => {
+    const { action } = button.dataset;
+    showError(null);
+    try {
+      if (action === "delete") {
+        if (!window.confirm(`Delete ${page.namespace}/${page.name}? Its runtime is stopped and removed.`)) return;
+        await api(base, { method: "DELETE" });
+        window.location.assign(page.api.replace(/api\/v1\/$/, ""));
+        return;
+      }
+      show(await api(`${base}/${action}`, { method: "POST" }));
+      logs();
+    } catch (error) {
+      showError(error);
+    }
+  });
+}
+document.getElementById("logs-refresh").addEventListener("click", logs);
+
+const tryForm = document.getElementById("try-form");
+if (tryForm) {
+  tryForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const answer = document.getElementById("try-answer");
+    let body;
+    try {
+      body = JSON.parse(tryForm.elements.body.value);
+    } catch (error) {
+      answer.textContent = `The body is not JSON: ${error.message}`;
+      return;
+    }
+    try {
+      const result = await api(page.endpoint + tryForm.elements.path.value, { method: "POST", json: body });
+      answer.textContent = JSON.stringify(result, null, 2);
+    } catch (error) {
+      answer.textContent = `${error.status || ""} ${error.message}`;
+    }
+  });
+}
+refresh();
+logs();
