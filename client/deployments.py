@@ -27,7 +27,6 @@ from .refs import Ref, parse_namespace
 if TYPE_CHECKING:
     from .client import Client
 
-PAGE = 500
 #: Deployment and job names name processes, containers and Kubernetes objects: DNS-1123 labels, <= 40.
 NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
 STATUSES = ("pending", "starting", "ready", "failed", "stopped")
@@ -155,20 +154,10 @@ class Workloads:
         owner_kind, owner = ref.namespace.split("/", 1)
         return self.api_url("/".join([self.collection, owner_kind, quote(owner, safe=""), ref.name, *rest]))
 
-    def _pages(self, url: str, params: dict[str, Any], limit: int | None = None) -> Iterator[dict]:
-        offset = 0
-        while limit is None or offset < limit:
-            size = PAGE if limit is None else min(PAGE, limit - offset)
-            page = self._http.json("GET", url, params={**params, "limit": size, "offset": offset})
-            yield from page["items"]
-            offset += len(page["items"])
-            if not page["items"] or offset >= page["total"]:
-                return
-
     def list(self, namespace: str | None = None) -> builtins.list[dict]:
         """Those the caller may read, optionally only in ``namespace`` (``users/<user>`` or ``groups/<group>``)."""
         params = {"namespace": parse_namespace(namespace)} if namespace else {}
-        return builtins.list(self._pages(self.api_url(self.collection), params))
+        return builtins.list(self._http.pages(self.api_url(self.collection), params))
 
     def get(self, ref: str | Ref) -> dict:
         return self._http.json("GET", self._url(self.ref(ref)))

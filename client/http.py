@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds to connect, and to wait for each read: large files take long, but never silent that long.
 TIMEOUT = (15, 300)
+#: Items asked for per page of a list (the services' most).
+PAGE = 500
 
 
 def _user_agent() -> str:
@@ -119,6 +122,20 @@ class HubSession:
                 "bad_answer",
                 f"{method} {_without_query(url)} answered something that is not JSON; is {url} the registry?",
             ) from None
+
+    def pages(self, url: str, params: dict[str, Any], limit: int | None = None) -> Iterator[dict]:
+        """The items of a list (at most ``limit``), page by page: each asks for those after the ``next`` cursor
+        of the page before, until a page has none."""
+        params = {**params, "limit": PAGE if limit is None else min(PAGE, limit)}
+        seen = 0
+        while True:
+            page = self.json("GET", url, params=params)
+            for item in page["items"][: None if limit is None else limit - seen]:
+                seen += 1
+                yield item
+            if not page.get("next") or (limit is not None and seen >= limit):
+                return
+            params["after"] = page["next"]
 
     def close(self) -> None:
         self.session.close()

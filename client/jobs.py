@@ -81,7 +81,7 @@ class Jobs(Workloads):
 
     def runs(self, ref: str | Ref, limit: int | None = None) -> builtins.list[dict]:
         """Its runs, newest first (at most ``limit``)."""
-        return builtins.list(self._pages(self._url(self.ref(ref), "runs"), {}, limit))
+        return builtins.list(self._http.pages(self._url(self.ref(ref), "runs"), {}, limit))
 
     def get_run(self, ref: str | Ref, run: int | None = None) -> dict:
         """Run number ``run`` of a job; None: its newest run."""

@@ -9,10 +9,8 @@ from jupyterhub.services.auth import HubOAuthenticated
 from tornado.web import RequestHandler
 
 from .errors import APIError, error_body
+from .paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, decode_cursor
 from .permissions import Permissions, parse_namespace
-
-#: The most items a page of a list holds (``?limit=``).
-MAX_LIMIT = 500
 
 
 class JSONHandler(RequestHandler):
@@ -88,16 +86,18 @@ class APIHandler(HubOAuthenticated, JSONHandler):
                 f"(needs custom:{kind}:{action} on that namespace).",
             )
 
-    def paging(self) -> tuple[int, int]:
-        """``?limit=`` (default 50, at most `MAX_LIMIT`) and ``?offset=`` (default 0)."""
+    def paging(self) -> PageRequest:
+        """``?limit=`` (default 50, at most `MAX_LIMIT`) and ``?after=`` (the ``next`` of the page before)."""
+        if self.get_query_argument("offset", None) is not None:
+            raise APIError(400, "Lists page by cursor: pass after=<the next of the page before>, not offset.")
         try:
-            limit = int(self.get_query_argument("limit", "50"))
-            offset = int(self.get_query_argument("offset", "0"))
+            limit = int(self.get_query_argument("limit", str(DEFAULT_LIMIT)))
         except ValueError:
-            raise APIError(400, "limit and offset must be integers.") from None
-        if not 1 <= limit <= MAX_LIMIT or offset < 0:
-            raise APIError(400, f"limit must be 1-{MAX_LIMIT} and offset at least 0.")
-        return limit, offset
+            raise APIError(400, "limit must be an integer.") from None
+        if not 1 <= limit <= MAX_LIMIT:
+            raise APIError(400, f"limit must be 1-{MAX_LIMIT}.")
+        after = self.get_query_argument("after", None)
+        return PageRequest(limit, decode_cursor(after) if after else None)
 
     def unavailable_message(self, exc: Exception) -> str:
         """What a 503 for ``exc`` (one of `unavailable`) tells the caller."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import APIError
+from ..paging import Page, PageRequest, keyset_page
 from .models import Deployment, Job, JobRun, utcnow
 
 #: Statuses of a run that is not over.
@@ -54,14 +55,11 @@ def create_deployment(session: Session, fields: dict[str, Any], user: str) -> De
     return deployment
 
 
-def list_deployments(session: Session, namespaces: set[str] | None, limit: int, offset: int
-                     ) -> tuple[list[Deployment], int]:
+def list_deployments(session: Session, namespaces: set[str] | None, paging: PageRequest) -> Page[Deployment]:
     query = select(Deployment)
     if namespaces is not None:
         query = query.where(Deployment.namespace.in_(sorted(namespaces)))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(query.order_by(Deployment.namespace, Deployment.name).limit(limit).offset(offset))
-    return list(items), total
+    return keyset_page(session, query, (Deployment.namespace, Deployment.name), paging)
 
 
 def all_deployments(session: Session) -> list[Deployment]:
@@ -120,19 +118,17 @@ def create_job(session: Session, fields: dict[str, Any], user: str, next_run: da
     return job
 
 
-def list_jobs(session: Session, namespaces: set[str] | None, limit: int, offset: int) -> tuple[list[Job], int]:
+def list_jobs(session: Session, namespaces: set[str] | None, paging: PageRequest) -> Page[Job]:
     query = select(Job)
     if namespaces is not None:
         query = query.where(Job.namespace.in_(sorted(namespaces)))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    return list(session.scalars(query.order_by(Job.namespace, Job.name).limit(limit).offset(offset))), total
+    return keyset_page(session, query, (Job.namespace, Job.name), paging)
 
 
-def job_runs(session: Session, job_id: int, limit: int, offset: int = 0) -> tuple[list[JobRun], int]:
-    query = select(JobRun).where(JobRun.job_id == job_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    runs = session.scalars(query.order_by(JobRun.number.desc()).limit(limit).offset(offset))
-    return list(runs), total
+def job_runs(session: Session, job_id: int, paging: PageRequest) -> Page[JobRun]:
+    """A page of the job's runs, newest first."""
+    return keyset_page(session, select(JobRun).where(JobRun.job_id == job_id), (JobRun.number,), paging,
+                       descending=True)
 
 
 def get_run(session: Session, job_id: int, number: int) -> JobRun:

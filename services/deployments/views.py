@@ -80,7 +80,3 @@ def job_view(job: Job, runs: list[JobRun] | None = None) -> dict[str, Any]:
     if runs is not None:
         view["runs"] = [run_view(run, job) for run in runs[:JOB_RUNS_SHOWN]]
     return view
-
-
-def page(items: list, total: int, limit: int, offset: int) -> dict[str, Any]:
-    return {"items": items, "total": total, "limit": limit, "offset": offset}

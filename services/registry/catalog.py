@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import APIError
+from ..paging import Page, PageRequest, keyset_page
 from .models import Alias, Artifact, ArtifactTag, Blob, LineageDataset, Version, utcnow
-from .views import alias_view, artifact_view, page, version_view
+from .views import alias_view, artifact_view, version_view
 
 #: ``visible(kind, namespace)``: may the caller read that kind in that namespace?
 Visible = Callable[[str, str], bool]
@@ -80,14 +81,15 @@ def artifact_json(session: Session, artifact: Artifact) -> dict:
 
 
 def list_artifacts(
-    session: Session, kind: str, namespaces: set[str] | None, tags: list[str], text: str | None, limit: int,
-    offset: int,
+    session: Session, kind: str, namespaces: set[str] | None, tags: list[str], text: str | None,
+    paging: PageRequest,
 ) -> dict:
-    """One page of the artifacts in ``namespaces`` (None: all) that carry every tag and match ``text``."""
+    """One page of the artifacts in ``namespaces`` (None: all) that carry every tag and match ``text``,
+    by namespace and name (the order of the kind-namespace-name unique index)."""
     query = select(Artifact).where(Artifact.kind == kind)
     if namespaces is not None:
         if not namespaces:
-            return page([], 0, limit, offset)
+            return Page(limit=paging.limit).json([])
         query = query.where(Artifact.namespace.in_(sorted(namespaces)))
     for tag in tags:
         query = query.where(
@@ -100,11 +102,10 @@ def list_artifacts(
         query = query.where(
             or_(Artifact.name.ilike(pattern, escape="\\"), Artifact.description.ilike(pattern, escape="\\"))
         )
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    artifacts = session.scalars(query.order_by(Artifact.namespace, Artifact.name).limit(limit).offset(offset)).all()
-    ids = [a.id for a in artifacts]
+    found = keyset_page(session, query, (Artifact.namespace, Artifact.name), paging)
+    ids = [a.id for a in found.rows]
     aliases, tags_by_id = _aliases_of(session, ids), _tags_of(session, ids)
-    return page([artifact_view(a, aliases[a.id], tags_by_id[a.id]) for a in artifacts], total, limit, offset)
+    return found.json([artifact_view(a, aliases[a.id], tags_by_id[a.id]) for a in found.rows])
 
 
 def update_artifact(
@@ -166,20 +167,17 @@ def get_version(
     return version_json(session, artifact, resolve_version(session, artifact, ref), visible)
 
 
-def list_versions(session: Session, kind: str, namespace: str, name: str, limit: int, offset: int) -> dict:
+def list_versions(session: Session, kind: str, namespace: str, name: str, paging: PageRequest) -> dict:
+    """One page of an artifact's versions, newest first."""
     artifact = get_artifact(session, kind, namespace, name)
-    total = session.scalar(select(func.count()).where(Version.artifact_id == artifact.id))
-    versions = session.scalars(
-        select(Version).where(Version.artifact_id == artifact.id).order_by(Version.number.desc())
-        .limit(limit).offset(offset)
-    ).all()
+    found = keyset_page(session, select(Version).where(Version.artifact_id == artifact.id), (Version.number,),
+                        paging, descending=True)
     aliases: dict[int, list[str]] = {}
     for version_id, alias in session.execute(
-        select(Alias.version_id, Alias.name).where(Alias.version_id.in_([v.id for v in versions]))
+        select(Alias.version_id, Alias.name).where(Alias.version_id.in_([v.id for v in found.rows]))
     ):
         aliases.setdefault(version_id, []).append(alias)
-    items = [version_view(v, artifact, aliases.get(v.id, []), files=False) for v in versions]
-    return page(items, total, limit, offset)
+    return found.json([version_view(v, artifact, aliases.get(v.id, []), files=False) for v in found.rows])
 
 
 def file_of(session: Session, kind: str, namespace: str, name: str, ref: int | str, path: str) -> tuple[dict, str]:

@@ -76,10 +76,6 @@ def alias_view(alias: str, number: int) -> dict[str, Any]:
     return {"alias": alias, "version": number}
 
 
-def page(items: list, total: int, limit: int, offset: int) -> dict[str, Any]:
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
-
-
 # -- uploads -------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 from mllab.client import Client, RefError, RegistryError
-from mllab.client import deployments as deployments_module
+from mllab.client import http as http_module
 from mllab.client.deployments import DeploymentFailed, SpecError, WaitTimeout
 
 from .fake_service import API, ENDPOINTS, Answer
@@ -143,13 +143,13 @@ def test_delete(fake, client):
 
 
 def test_list_pages_through_everything(fake, client, monkeypatch):
-    monkeypatch.setattr(deployments_module, "PAGE", 2)
+    monkeypatch.setattr(http_module, "PAGE", 2)
     items = [deployment(f"d{i}") for i in range(3)]
-    fake.on("GET", API + "deployments", Answer(body={"items": items[:2], "total": 3, "limit": 2, "offset": 0}),
-            Answer(body={"items": items[2:], "total": 3, "limit": 2, "offset": 2}))
+    fake.on("GET", API + "deployments", Answer(body={"items": items[:2], "limit": 2, "next": "WyJkMSJd"}),
+            Answer(body={"items": items[2:], "limit": 2, "next": None}))
     assert [d["name"] for d in client.deployments.list(namespace="groups/vision/")] == ["d0", "d1", "d2"]
-    assert [r.params for r in fake.sent()] == [{"namespace": "groups/vision", "limit": "2", "offset": "0"},
-                                               {"namespace": "groups/vision", "limit": "2", "offset": "2"}]
+    assert [r.params for r in fake.sent()] == [{"namespace": "groups/vision", "limit": "2"},
+                                               {"namespace": "groups/vision", "limit": "2", "after": "WyJkMSJd"}]
 
 
 def test_wait_says_why_it_failed(fake, client, monkeypatch):

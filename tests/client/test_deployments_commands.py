@@ -185,7 +185,7 @@ def test_bad_payloads_are_one_line_and_send_nothing(fake, mllab, argv, stdin, me
 def test_list_and_show(fake, mllab):
     items = [deployment(status="ready"), deployment("web", kind="service", model=None, model_version=None,
                                                     command=["python", "-m", "http.server"], port=8000)]
-    fake.on("GET", API + "deployments", Answer(body={"items": items, "total": 2, "limit": 500, "offset": 0}))
+    fake.on("GET", API + "deployments", Answer(body={"items": items, "limit": 500, "next": None}))
     fake.on("GET", API + "deployments/users/alice/web", Answer(body=items[1]))
     listing = mllab("deployments", "list")
     assert listing.returncode == 0, listing.stderr
@@ -254,7 +254,7 @@ def test_jobs_run_without_waiting_and_on_a_schedule(fake, mllab):
 def test_jobs_show_logs_cancel(fake, mllab):
     fake.on("GET", JOB, Answer(body=job([run(2, "running"), run(1, "failed", 3)])))
     fake.on("GET", JOB + "/runs/1/logs", Answer(text="boom\n"))
-    fake.on("GET", JOB + "/runs", Answer(body={"items": [run(2)], "total": 2, "limit": 1, "offset": 0}))
+    fake.on("GET", JOB + "/runs", Answer(body={"items": [run(2)], "limit": 1, "next": "WzJd"}))
     fake.on("POST", JOB + "/runs/2/cancel", Answer(body=run(2, "cancelled")))
     shown = mllab("jobs", "show", "etl")
     assert shown.returncode == 0, shown.stderr

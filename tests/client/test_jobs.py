@@ -25,7 +25,7 @@ def job(runs: list[dict] | None = None, **extra) -> dict:
 
 
 def page(items: list[dict]) -> dict:
-    return {"items": items, "total": len(items), "limit": 50, "offset": 0}
+    return {"items": items, "limit": 50, "next": None}
 
 
 def test_run_with_a_command_creates_the_job_and_answers_its_first_run(fake, client):
@@ -42,7 +42,7 @@ def test_run_asks_for_the_first_run_when_the_created_job_lists_none(fake, client
     fake.on("POST", API + "jobs", Answer(201, job([])))
     fake.on("GET", JOB + "/runs", Answer(body=page([run()])))
     assert client.jobs.run("etl", image="ghcr.io/acme/etl:1")["number"] == 1
-    assert fake.sent()[1].params == {"limit": "1", "offset": "0"}
+    assert fake.sent()[1].params == {"limit": "1"}
 
 
 def test_run_an_existing_job_again(fake, client):
@@ -67,7 +67,7 @@ def test_logs_of_the_newest_run(fake, client):
     fake.on("GET", JOB + "/runs", Answer(body=page([run(4)])))
     fake.on("GET", JOB + "/runs/4/logs", Answer(text="done\n"))
     assert client.jobs.logs("etl", tail=10) == "done\n"
-    assert [(r.path, r.params) for r in fake.sent()] == [(JOB + "/runs", {"limit": "1", "offset": "0"}),
+    assert [(r.path, r.params) for r in fake.sent()] == [(JOB + "/runs", {"limit": "1"}),
                                                          (JOB + "/runs/4/logs", {"tail": "10"})]
 
 

@@ -98,7 +98,7 @@ def test_bad_artifact_names(local_team, name):
     from urllib.parse import unquote
 
     assert_refused(alice.post("datasets", json={"namespace": "users/alice", "name": unquote(name)}))
-    assert alice.get("datasets", params={"q": unquote(name)[:50]}).json()["total"] == 0
+    assert alice.get("datasets", params={"q": unquote(name)[:50]}).json()["items"] == []
 
 
 def test_bad_namespace(local_team):
@@ -143,7 +143,7 @@ def test_wrong_sha256_at_completion(local_team, unique):
     # The PUT that brought the wrong bytes dropped them: nothing of a.bin was received.
     body = assert_refused(alice.post(f"uploads/{upload['id']}/complete"), 409)
     assert "a.bin" in body["message"]
-    assert alice.get(f"datasets/{ref}/versions").json()["total"] == 0
+    assert alice.get(f"datasets/{ref}/versions").json()["items"] == []
 
 
 def test_completing_twice(local_team, unique):
@@ -154,7 +154,7 @@ def test_completing_twice(local_team, unique):
     alice.send(upload, files)
     assert alice.post(f"uploads/{upload['id']}/complete").status_code == 201
     assert_refused(alice.post(f"uploads/{upload['id']}/complete"), 409)
-    assert alice.get(f"datasets/{ref}/versions").json()["total"] == 1
+    assert len(alice.get(f"datasets/{ref}/versions").json()["items"]) == 1
 
 
 def test_too_many_bytes_and_wrong_offset(local_team, unique):

@@ -66,7 +66,7 @@ def test_killed_mid_upload_resumes(team, unique):
         assert requests.put(first["url"], data=data[: first["size"]], headers=first["headers"], timeout=60).ok
         kill_registry(team.hub)
 
-    assert alice.get(f"datasets/{ref}/versions").json()["total"] == 0
+    assert alice.get(f"datasets/{ref}/versions").json()["items"] == []
     assert alice.get(f"datasets/{ref}/versions/latest").status_code == 404
     resumed = alice.get(f"uploads/{upload['id']}").json()
     assert resumed["status"] == "open"
@@ -102,7 +102,7 @@ def test_s3_unreachable(make_team, unique):
     assert answer.json()["error"] == "unavailable"
     assert "unreachable" in answer.json()["message"]
     assert alice.get(f"datasets/{ref}").status_code == 404
-    assert alice.get("datasets").json()["total"] == 0
+    assert alice.get("datasets").json()["items"] == []
 
 
 def test_s3_stream_mode(make_team, s3_endpoint, unique):

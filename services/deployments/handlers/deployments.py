@@ -6,27 +6,27 @@ from sqlalchemy.orm import Session
 
 from ...errors import APIError
 from ...openapi import operation
+from ...paging import PageRequest
 from ..models import Deployment
 from ..store import create_deployment, get_deployment, list_deployments
 from ..validation import ModelRef, model_spec, parse_model_ref, service_spec
-from ..views import deployment_view, page
+from ..views import deployment_view
 from .base import DeploymentsBaseHandler
 
 _DEPLOYMENT = "/{owner_kind}/{owner}/{name}"
 
 
-def _list(session: Session, namespaces: set[str] | None, limit: int, offset: int, prefix: str) -> dict:
-    items, total = list_deployments(session, namespaces, limit, offset)
-    return page([deployment_view(d, prefix) for d in items], total, limit, offset)
+def _list(session: Session, namespaces: set[str] | None, paging: PageRequest, prefix: str) -> dict:
+    found = list_deployments(session, namespaces, paging)
+    return found.json([deployment_view(d, prefix) for d in found.rows])
 
 
 class DeploymentsHandler(DeploymentsBaseHandler):
-    @operation("List the deployments the caller may read (?namespace=, ?limit=, ?offset=).",
+    @operation("List the deployments the caller may read (?namespace=, ?limit=, ?after=).",
                scope="custom:deployments:read", tags=["deployments"])
     async def get(self) -> None:
         namespaces = self.namespaces()
-        limit, offset = self.paging()
-        self.write_json(await self.service.db.run(_list, namespaces, limit, offset, self.service.prefix))
+        self.write_json(await self.service.db.run(_list, namespaces, self.paging(), self.service.prefix))
 
     @operation(
         "Deploy a model ({\"model\": \"users/alice/churn@production\", ...}) or a service ({\"namespace\", "

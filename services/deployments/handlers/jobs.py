@@ -6,31 +6,31 @@ from sqlalchemy.orm import Session
 
 from ...errors import APIError
 from ...openapi import operation
+from ...paging import PageRequest
 from ..models import Job, JobRun
 from ..store import create_job, get_job, get_run, job_runs, list_jobs
 from ..validation import job_spec
-from ..views import JOB_RUNS_SHOWN, job_view, page, run_view
+from ..views import JOB_RUNS_SHOWN, job_view, run_view
 from ..workloads import next_cron_time
 from .base import DeploymentsBaseHandler
 
 _JOB = "/{owner_kind}/{owner}/{name}"
 
 
-def _list(session: Session, namespaces: set[str] | None, limit: int, offset: int) -> dict:
-    items, total = list_jobs(session, namespaces, limit, offset)
-    return page([job_view(job) for job in items], total, limit, offset)
+def _list(session: Session, namespaces: set[str] | None, paging: PageRequest) -> dict:
+    found = list_jobs(session, namespaces, paging)
+    return found.json([job_view(job) for job in found.rows])
 
 
 def _job(session: Session, namespace: str, name: str) -> dict:
     job = get_job(session, namespace, name)
-    runs, _ = job_runs(session, job.id, JOB_RUNS_SHOWN)
-    return job_view(job, runs)
+    return job_view(job, job_runs(session, job.id, PageRequest(JOB_RUNS_SHOWN)).rows)
 
 
-def _runs(session: Session, namespace: str, name: str, limit: int, offset: int) -> dict:
+def _runs(session: Session, namespace: str, name: str, paging: PageRequest) -> dict:
     job = get_job(session, namespace, name)
-    runs, total = job_runs(session, job.id, limit, offset)
-    return page([run_view(run, job) for run in runs], total, limit, offset)
+    found = job_runs(session, job.id, paging)
+    return found.json([run_view(run, job) for run in found.rows])
 
 
 def _run(session: Session, namespace: str, name: str, number: int) -> tuple[Job, JobRun]:
@@ -45,12 +45,11 @@ def run_number(text: str) -> int:
 
 
 class JobsHandler(DeploymentsBaseHandler):
-    @operation("List the jobs the caller may read (?namespace=, ?limit=, ?offset=).",
+    @operation("List the jobs the caller may read (?namespace=, ?limit=, ?after=).",
                scope="custom:deployments:read", tags=["jobs"])
     async def get(self) -> None:
         namespaces = self.namespaces()
-        limit, offset = self.paging()
-        self.write_json(await self.service.db.run(_list, namespaces, limit, offset))
+        self.write_json(await self.service.db.run(_list, namespaces, self.paging()))
 
     @operation(
         "Create a job ({\"namespace\", \"name\", \"command\"|\"image\", \"env\"?, \"resources\"?, \"schedule\"?}); "
@@ -96,11 +95,10 @@ class JobHandler(OneJob):
 
 
 class RunsHandler(OneJob):
-    @operation("The job's runs, newest first (?limit=, ?offset=).", scope="custom:deployments:read", tags=["jobs"])
+    @operation("The job's runs, newest first (?limit=, ?after=).", scope="custom:deployments:read", tags=["jobs"])
     async def get(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.job_namespace(owner_kind, owner, name, "read")
-        limit, offset = self.paging()
-        self.write_json(await self.service.db.run(_runs, namespace, name, limit, offset))
+        self.write_json(await self.service.db.run(_runs, namespace, name, self.paging()))
 
     @operation("Run the job now.", scope="custom:deployments:write", tags=["jobs"],
                responses={"201": {"description": "Created"}})

@@ -23,14 +23,15 @@ def _get(session: Session, kind: str, namespace: str, name: str) -> dict:
 class ArtifactsHandler(RegistryHandler):
     @operation(
         "List the {kind} the caller may read; filter by namespace, tag (repeatable, all must match) and q "
-        "(text in name or description); paginated with limit and offset.",
+        "(text in name or description); by namespace and name, paginated with limit and after (the next of the "
+        "page before).",
         scope="custom:{kind}:read",
     )
     async def get(self) -> None:
         namespace = self.get_query_argument("namespace", None)
         tags = self.get_query_arguments("tag")
         text = self.get_query_argument("q", None)
-        limit, offset = self.paging()
+        paging = self.paging()
         for tag in tags:
             if not TAG.match(tag):
                 raise APIError(400, f"tag {tag!r} is not valid.")
@@ -44,7 +45,7 @@ class ArtifactsHandler(RegistryHandler):
             if namespaces == set():
                 raise APIError(403, f"{self.current_user['name']} may not read any {self.kind} "
                                f"(needs custom:{self.kind}:read).")
-        self.write_json(await self.reg.db.run(list_artifacts, self.kind, namespaces, tags, text, limit, offset))
+        self.write_json(await self.reg.db.run(list_artifacts, self.kind, namespaces, tags, text, paging))
 
     @operation(
         "Create a {item}: {\"namespace\", \"name\", \"description\"?, \"tags\"?}; 409 if it exists.",

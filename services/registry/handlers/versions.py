@@ -12,11 +12,11 @@ from .base import RegistryHandler
 
 
 class VersionsHandler(RegistryHandler):
-    @operation("List a {item}'s versions, newest first, without their files; paginated.", scope="custom:{kind}:read")
+    @operation("List a {item}'s versions, newest first, without their files; paginated with limit and after.",
+               scope="custom:{kind}:read")
     async def get(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.artifact(owner_kind, owner, name, "read")
-        limit, offset = self.paging()
-        self.write_json(await self.reg.db.run(list_versions, self.kind, namespace, name, limit, offset))
+        self.write_json(await self.reg.db.run(list_versions, self.kind, namespace, name, self.paging()))
 
 
 class VersionHandler(RegistryHandler):
