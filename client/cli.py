@@ -12,7 +12,7 @@ from importlib.metadata import version
 
 #: The verbs that talk to a running hub (``mllab.client.commands.COMMANDS``; kept here so that
 #: ``mllab up`` and ``--version`` import no client code).
-CLIENT_COMMANDS = ("datasets", "models", "deploy", "deployments", "predict", "jobs", "ssh")
+CLIENT_COMMANDS = ("datasets", "models", "deploy", "deployments", "predict", "jobs", "ssh", "doctor")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
         "  deployments  list and operate deployments (mllab deployments --help)\n"
         "  predict      send a JSON payload to a deployed model (mllab predict --help)\n"
         "  jobs         run programs to completion, now or on a schedule (mllab jobs --help)\n"
-        "  ssh          SSH into a workspace through the hub; manage SSH keys (mllab ssh --help)\n",
+        "  ssh          SSH into a workspace through the hub; manage SSH keys (mllab ssh --help)\n"
+        "  doctor       check a running platform, one line per part, with the fix (mllab doctor --help)\n",
         file=sys.stderr,
     )
     sys.exit(0 if argv[:1] in (["-h"], ["--help"]) else 2)

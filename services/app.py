@@ -22,12 +22,15 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from tornado.web import Application as WebApplication
 from traitlets import Integer, Unicode, default, validate
 from traitlets.config import Application
 
 from .errors import APIError
-from .handlers import JSONHandler, PublicHandler
+from .handlers import APIHandler, JSONHandler, PublicHandler
+from .health import Probe, run_probes
+from .metrics import METRICS_SCOPE
 from .openapi import Route, openapi_document, operation
 
 #: Where the platform keeps its state when nobody says otherwise (``mllab up`` and services).
@@ -35,9 +38,29 @@ DEFAULT_DATA_DIR = ".mllab"
 
 
 class HealthHandler(PublicHandler):
-    @operation("Liveness: 200 when the service answers.")
-    def get(self) -> None:
-        self.write_json({"status": "ok", "service": self.settings["service_name"]})
+    @operation(
+        "Liveness: 200 when the service answers. With ?deep=1, readiness: each dependency (database, "
+        "artifact store, runtime engine) is tried and listed in checks, with the fix for a failed one; "
+        "503 when one fails.",
+        parameters=[{"name": "deep", "in": "query", "required": False, "schema": {"enum": ["0", "1"]}}],
+        responses={"503": {"description": "A dependency failed (deep)"}},
+    )
+    async def get(self) -> None:
+        service = self.settings["service_name"]
+        deep = self.get_query_argument("deep", "0")
+        if deep not in ("0", "1"):
+            raise APIError(400, "deep must be 0 or 1.")
+        if deep == "0":
+            self.write_json({"status": "ok", "service": service})
+            return
+        checks = await run_probes(self.settings["probes"])
+        failed = [check["name"] for check in checks if not check["ok"]]
+        if failed:
+            message = f"The {service} service cannot use its {' and '.join(failed)}; see checks for the fix."
+            body = {"error": "unavailable", "message": message, "status": "fail", "service": service, "checks": checks}
+            self.write_json(body, status=503)
+        else:
+            self.write_json({"status": "ok", "service": service, "checks": checks})
 
 
 class OpenAPIHandler(PublicHandler):
@@ -46,9 +69,28 @@ class OpenAPIHandler(PublicHandler):
         self.write_json(self.settings["openapi"])
 
 
+class MetricsHandler(APIHandler):
+    """Like JupyterHub's ``/hub/metrics``, with the same scope, so one token scrapes them all."""
+
+    @operation("Prometheus metrics of this service, in Prometheus' text format.", scope=METRICS_SCOPE)
+    async def get(self) -> None:
+        if METRICS_SCOPE not in self.current_user.get("scopes", ()):
+            raise APIError(403, f"Reading metrics needs the scope {METRICS_SCOPE} (the hub's admin role has it).")
+        await self.settings["update_metrics"]()
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(generate_latest(REGISTRY))
+
+
 class NotFoundHandler(JSONHandler):
     def prepare(self) -> None:
         raise APIError(404, f"No such route: {self.request.method} {self.request.path}")
+
+
+def _handler_kwargs(route: Route) -> dict | None:
+    """A route's handler arguments; our handlers also learn their route's path, the metrics' label."""
+    if issubclass(route.handler, JSONHandler):
+        return {"route": route.path, **(route.kwargs or {})}
+    return route.kwargs
 
 
 class ServiceApp(Application):
@@ -134,6 +176,13 @@ class ServiceApp(Application):
         """Extra Tornado settings for the handlers (database, storage, ...)."""
         return {}
 
+    def probes(self) -> list[Probe]:
+        """What ``/api/v1/health?deep=1`` tries: the service's database, store, runtime engine."""
+        return []
+
+    async def update_metrics(self) -> None:
+        """Set the gauges read from the service's state, just before a scrape."""
+
     def pages(self) -> list[Route]:
         """The service's browser pages and their assets: served, but not API operations (no OpenAPI)."""
         return []
@@ -142,6 +191,7 @@ class ServiceApp(Application):
         return [
             Route("/api/v1/health", HealthHandler),
             Route("/api/v1/openapi.json", OpenAPIHandler),
+            Route("/metrics", MetricsHandler),
             *self.routes(),
         ]
 
@@ -150,7 +200,7 @@ class ServiceApp(Application):
         # The handlers (ours and JupyterHub's OAuth callback) all use the singleton.
         HubOAuth.instance(parent=self, cache_max_age=60)
         handlers = [
-            (url_path_join(self.prefix, route.pattern), route.handler, route.kwargs)
+            (url_path_join(self.prefix, route.pattern), route.handler, _handler_kwargs(route))
             for route in [*routes, *self.pages()]
         ]
         handlers.append((url_path_join(self.prefix, "oauth_callback"), HubOAuthCallbackHandler))
@@ -161,6 +211,8 @@ class ServiceApp(Application):
             openapi=openapi_document(f"ML Lab Hub {self.name}", self.version, self.prefix, routes),
             cookie_secret=os.urandom(32),
             xsrf_cookies=False,
+            probes=self.probes(),
+            update_metrics=self.update_metrics,
             **self.web_settings(),
         )
 

@@ -9,12 +9,31 @@ from jupyterhub.services.auth import HubOAuthenticated
 from tornado.web import RequestHandler
 
 from .errors import APIError, error_body
+from .metrics import observe_request
 from .paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, decode_cursor
 from .permissions import Permissions, parse_namespace
 
 
 class JSONHandler(RequestHandler):
-    """Answers in JSON, errors included."""
+    """Answers in JSON, errors included; every answered request is counted in the metrics."""
+
+    #: The pattern of the route answered (``/api/v1/uploads/{upload_id}``): the metrics' label.
+    route = ""
+    #: Bytes of a streamed body (``@stream_request_body`` handlers add them as they arrive).
+    bytes_streamed = 0
+    _bytes_sent = 0
+
+    def initialize(self, route: str = "") -> None:
+        self.route = route
+
+    def flush(self, include_footers: bool = False):
+        # Tornado keeps no count of what it sends; what this flush sends is its write buffer.
+        if self.request.method != "HEAD":
+            self._bytes_sent += sum(len(chunk) for chunk in self._write_buffer)
+        return super().flush(include_footers)
+
+    def on_finish(self) -> None:
+        observe_request(self, self.route, len(self.request.body) or self.bytes_streamed, self._bytes_sent)
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")

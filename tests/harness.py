@@ -253,6 +253,19 @@ class Hub:
         return session, password
 
 
+def scrape(url: str, token: str) -> dict[tuple[str, frozenset], float]:
+    """A service's Prometheus metrics (``<prefix>metrics``): ``(sample name, labels) -> value``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = requests.get(url, headers={"Authorization": f"token {token}"}, timeout=30)
+    assert response.status_code == 200, response.text[:300]
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
 def api(hub: Hub, token: str, method: str, path: str, **kwargs) -> requests.Response:
     """A call to ``path`` under the hub's URL with ``token``."""
     headers = {"Authorization": f"token {token}", **kwargs.pop("headers", {})}

@@ -1,5 +1,5 @@
 """The ``mllab`` verbs that talk to a running hub: ``datasets``, ``models``, ``deploy``, ``deployments``,
-``predict``, ``jobs`` and ``ssh``.
+``predict``, ``jobs``, ``ssh`` and ``doctor``.
 
 Each verb's parser sets ``run(api, args)``; ``api`` is the client's attribute named by the ``api``
 default where a verb sets one (``deploy`` and ``predict`` work on ``client.deployments``), else by
@@ -12,12 +12,13 @@ import argparse
 
 from .artifacts import add_kind
 from .deployments import CheckedParser, add_deploy, add_deployments, add_predict
+from .doctor import add_doctor
 from .jobs import add_jobs
 from .ssh import add_ssh
 
 KINDS = ("datasets", "models")
 #: Every command of the parser (``mllab <command>``), for the launcher to hand them here.
-COMMANDS = (*KINDS, "deploy", "deployments", "predict", "jobs", "ssh")
+COMMANDS = (*KINDS, "deploy", "deployments", "predict", "jobs", "ssh", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,4 +36,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_predict(commands)
     add_jobs(commands)
     add_ssh(commands)
+    add_doctor(commands)
     return parser

@@ -9,12 +9,14 @@ from pathlib import Path
 from traitlets import CaselessStrEnum, Float, Integer, List, Unicode, default, validate
 
 from ..app import ServiceApp
+from ..health import Probe, database_probe
 from ..openapi import Route
 from .controller import Controller
 from .db import Database, migrate, safe_url
 from .fetch import ModelFetcher
 from .handlers import deployments_routes
 from .handlers.base import Service
+from .metrics import PERIODIC_RUNS, update_deployments_metrics
 from .pages import deployments_pages
 from .proxy import EndpointHandler, Endpoints
 from .runtimes import RUNTIMES, Runtime, runtime_class
@@ -197,6 +199,22 @@ class DeploymentsApp(ServiceApp):
     def web_settings(self) -> dict:
         return {"deployments": self.service, "endpoints": self.endpoints, "service_prefix": self.prefix}
 
+    def probes(self) -> list[Probe]:
+        runtime = self.service.controller.runtime
+
+        async def engine() -> str:
+            workloads = await runtime.list()
+            return f"{self.runtime} runtime, {len(workloads)} workloads"
+
+        fix = (
+            f"Check that the {self.runtime} runtime's engine runs and that the service reaches it "
+            f"(DeploymentsApp.runtime, c.{type(runtime).__name__}.*; the deployments log has the error)."
+        )
+        return [database_probe(self.service.db, "DeploymentsApp.db_url"), Probe("runtime", engine, fix)]
+
+    async def update_metrics(self) -> None:
+        await update_deployments_metrics(self.service.db)
+
     async def serve(self) -> None:
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         self.log.info("Migrating the deployments database %s", safe_url(self.db_url))
@@ -238,7 +256,10 @@ class DeploymentsApp(ServiceApp):
             try:
                 await work()
             except Exception:
+                PERIODIC_RUNS.labels(work.__name__, "failed").inc()
                 self.log.exception("Periodic %s failed", work.__name__)
+            else:
+                PERIODIC_RUNS.labels(work.__name__, "ok").inc()
 
     async def shutdown(self) -> None:
         await self.service.controller.close()

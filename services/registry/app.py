@@ -9,12 +9,14 @@ from pathlib import Path
 from traitlets import Bool, CaselessStrEnum, Float, Unicode, default
 
 from ..app import ServiceApp
+from ..health import Probe, database_probe
 from ..openapi import Route
 from ..storage import LocalStorage, S3Storage, Storage
 from .cleanup import cleanup
 from .context import Registry
 from .db import Database, migrate
 from .handlers import registry_routes
+from .metrics import update_registry_metrics
 from .pages import registry_pages
 
 
@@ -105,6 +107,16 @@ class RegistryApp(ServiceApp):
 
     def web_settings(self) -> dict:
         return {"registry": self.registry, "active_streams": set(), "service_prefix": self.prefix}
+
+    def probes(self) -> list[Probe]:
+        storage = self.registry.storage
+        return [
+            database_probe(self.registry.db, "RegistryApp.db_url"),
+            Probe("storage", storage.check, storage.fix),
+        ]
+
+    async def update_metrics(self) -> None:
+        await update_registry_metrics(self.registry)
 
     async def serve(self) -> None:
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)

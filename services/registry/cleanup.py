@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import APIError
 from .context import Registry
+from .metrics import GC_REMOVED_BLOBS, GC_RUNS
 from .models import Blob, Upload, UploadBlob, VersionFile, utcnow
 from .transfers import abort_upload
 
@@ -118,6 +119,9 @@ async def cleanup(reg: Registry) -> None:
     """The periodic job: expire sessions, then collect garbage."""
     try:
         await expire_uploads(reg)
-        await collect_garbage(reg)
+        GC_REMOVED_BLOBS.inc(len(await collect_garbage(reg)))
     except Exception:
+        GC_RUNS.labels("failed").inc()
         log.exception("Registry cleanup failed; it runs again at the next interval")
+    else:
+        GC_RUNS.labels("ok").inc()

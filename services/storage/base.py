@@ -34,6 +34,12 @@ def blob_key(sha256: str) -> str:
     return f"blobs/{sha256[:2]}/{sha256}"
 
 
+def writable_folder(folder: Path) -> None:
+    """`StorageUnavailable` unless ``folder`` is a folder this process may create files in."""
+    if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        raise StorageUnavailable(f"{folder} is not a folder the service may write to")
+
+
 class Storage(LoggingConfigurable):
     """Base of the storage backends: staging of streamed bytes, and the blob store itself."""
 
@@ -65,6 +71,17 @@ class Storage(LoggingConfigurable):
     async def ensure_ready(self) -> None:
         """Create what the store needs (folders, bucket); log, don't fail, if it is unreachable."""
         Path(self.staging_dir).mkdir(parents=True, exist_ok=True)
+
+    #: What an admin does when `check` fails.
+    fix = ""
+
+    async def check(self) -> str:
+        """Raise unless the store can be used now; else a short description of it (readiness).
+
+        The staging folder is checked here; backends add their store.
+        """
+        writable_folder(Path(self.staging_dir))
+        return "staging folder"
 
     async def store_file(self, path: Path, sha256: str) -> str:
         """Move the verified file at ``path`` into the store; returns the blob's key."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from traitlets import Unicode, default
 
-from .base import Storage, blob_key, service_data_dir
+from .base import Storage, blob_key, service_data_dir, writable_folder
 
 
 class LocalStorage(Storage):
@@ -34,6 +34,13 @@ class LocalStorage(Storage):
         await super().ensure_ready()
         (Path(self.root) / "blobs").mkdir(parents=True, exist_ok=True)
         self.log.info("Storing artifacts in %s", self.root)
+
+    fix = "Check that LocalStorage.root is a folder the registry may write to (the registry's log has the error)."
+
+    async def check(self) -> str:
+        await super().check()
+        writable_folder(Path(self.root) / "blobs")
+        return "local folder"
 
     async def store_file(self, path: Path, sha256: str) -> str:
         key = blob_key(sha256)

@@ -159,6 +159,16 @@ class S3Storage(Storage):
             # Serve anyway: reads of metadata work, transfers answer 503 until S3 is back.
             self.log.warning("Bucket %s not checked: %s", self.bucket, e)
 
+    fix = (
+        "Check that S3 answers at S3Storage.endpoint_url, that S3Storage.bucket exists and that the registry's "
+        "keys may use it (the registry's log has the error)."
+    )
+
+    async def check(self) -> str:
+        await super().check()
+        await self._call("head_bucket", Bucket=self.bucket)
+        return "S3 bucket"
+
     async def store_file(self, path: Path, sha256: str) -> str:
         key = blob_key(sha256)
         # Four 8 MiB parts in flight at most: the service's memory stays bounded whatever the file size.

@@ -66,8 +66,6 @@ def lacking(scope: str) -> str:
     """The token of ``walk`` that lacks ``scope``."""
     if scope == "read:metrics":
         return "read only"  # admins alone hold it
-    if scope == "read:metrics":
-        return "read only"  # admins alone hold it
     kind, action = scope.split(":")[1:]
     kind = "datasets" if kind == "{kind}" else kind
     if action == "write":

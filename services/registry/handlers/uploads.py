@@ -173,6 +173,7 @@ class BlobHandler(UploadSessionHandler):
         return int(offset)
 
     def data_received(self, chunk: bytes) -> None:
+        self.bytes_streamed += len(chunk)
         if self._file is None:
             return
         self._file.write(chunk)
@@ -211,6 +212,7 @@ class BlobHandler(UploadSessionHandler):
 
     def on_finish(self) -> None:
         self._close()
+        super().on_finish()
 
     def on_connection_close(self) -> None:
         self._close()
