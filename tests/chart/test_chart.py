@@ -52,7 +52,7 @@ def test_generated_secrets_are_random(chart):
 
 
 def test_external_postgresql_without_host_is_refused_with_its_name(chart):
-    with pytest.raises(helm.HelmError, match="postgresql.host is required"):
+    with pytest.raises(helm.HelmError, match=r"postgresql\.host is required"):
         render(chart, {"postgresql": {"bundled": False, "existingSecret": "db"}})
 
 
