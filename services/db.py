@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from alembic import command, context
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, MetaData, create_engine, event, pool
+from sqlalchemy import Engine, MetaData, create_engine, event, exc, pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -90,6 +90,14 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+class DatabaseUnavailable(Exception):
+    """The database does not answer (stopped, restarting, unreachable): a 503, never a 500.
+
+    The pool checks connections before use (``pool_pre_ping``), so once it is back the next
+    request simply works; no restart is needed.
+    """
+
+
 class Database:
     """Sessions on one engine, used from a small thread pool named after the service."""
 
@@ -101,8 +109,13 @@ class Database:
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(session, *args)`` in one transaction, committed if it returns."""
-        with self.sessions.begin() as session:
-            return fn(session, *args)
+        try:
+            with self.sessions.begin() as session:
+                return fn(session, *args)
+        except (exc.OperationalError, exc.InterfaceError) as e:
+            # The driver's own first line says what happened without the statement or its data.
+            reason = str(e.orig).strip().splitlines()[0] if e.orig else type(e).__name__
+            raise DatabaseUnavailable(f"The service's database is unavailable ({reason}); try again shortly.") from e
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`call` in a worker thread."""
@@ -113,4 +126,6 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Database", "Session", "make_engine", "migrate", "run_migrations", "safe_url", "utcnow"]
+__all__ = [
+    "Database", "DatabaseUnavailable", "Session", "make_engine", "migrate", "run_migrations", "safe_url", "utcnow",
+]

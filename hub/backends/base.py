@@ -97,6 +97,9 @@ class MLLabContainerSpawner(MLLabSpawner):
         c = Config()
         # Containers reach the hub over the network, not its loopback address.
         c.JupyterHub.hub_ip = "0.0.0.0"
+        # Workspaces outlive the hub: restarting it (an upgrade, a crash) must not stop users'
+        # work. The hub finds them again from its database, as z2jh's hub does.
+        c.JupyterHub.cleanup_servers = False
         s = c[cls.__name__]
         s.profiles = list(mllab.profiles)
         s.image = mllab.workspace_image

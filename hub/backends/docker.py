@@ -105,7 +105,13 @@ class MLLabDockerSpawner(MLLabContainerSpawner, containers.DockerEngine, DockerS
     @default("extra_create_kwargs")
     def _default_extra_create_kwargs(self) -> dict:
         # DockerSpawner fills in {raw_username} (this user's name) when it creates the container.
-        return {"labels": containers.labels("workspace", user="{raw_username}")}
+        # The image's non-root user, whatever the image says.
+        return {"labels": containers.labels("workspace", user="{raw_username}"), "user": containers.container_user()}
+
+    @default("extra_host_config")
+    def _default_extra_host_config(self) -> dict:
+        # The hardening the Kubernetes pods get; a profile's resources are merged into it.
+        return containers.security_settings()
 
     @default("format_volume_name")
     def _default_format_volume_name(self):

@@ -197,3 +197,32 @@ def test_image_or_resources_outside_profiles_are_refused(make_docker_hub, docker
         assert response.status_code == 400, response.text
         assert says in response.json()["message"]
     assert not docker_client.containers.list(all=True, filters={"name": hub.env["MLLAB_TEST_PREFIX"]})
+
+
+def test_workspace_is_hardened_and_outlives_a_hub_restart(make_docker_hub, docker_client):
+    """uid 1000, no capabilities, no privilege escalation, as read back from the engine and from
+    inside; a hub restart leaves the container running and reachable."""
+    hub = make_docker_hub()
+    alice, _ = hub.add_user("alice")
+    token = alice.new_token()
+    spawn(hub, token, "alice", timeout=180)
+    try:
+        container = container_of(docker_client, hub, "alice")
+        assert container.attrs["Config"]["User"] == "1000:1000"
+        host = container.attrs["HostConfig"]
+        assert not host["Privileged"]
+        assert "no-new-privileges" in " ".join(host.get("SecurityOpt") or [])
+        # What the kernel enforces for the workspace's processes (docker says ALL, podman lists them).
+        status = container.exec_run(["cat", "/proc/1/status"]).output.decode()
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        assert fields["Uid"].split()[0] == "1000"
+        assert int(fields["CapEff"], 16) == 0 and int(fields["CapBnd"], 16) == 0, fields["CapBnd"]
+        assert fields["NoNewPrivs"].strip() == "1"
+
+        hub.restart()
+        assert container_of(docker_client, hub, "alice").id == container.id
+        assert docker_client.containers.get(container.id).status == "running"
+        wait_for(lambda: api(hub, token, "GET", "user/alice/api/contents").status_code == 200, timeout=60,
+                 what="alice's workspace reachable again through the restarted hub")
+    finally:
+        stop_server(hub, token, "alice")
