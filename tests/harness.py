@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 NODE_BIN = REPO / "node_modules" / ".bin"
 MLLAB = str(Path(sys.executable).parent / "mllab")
 
+#: Seconds a hub may take to answer after ``mllab up`` starts (more on a machine shared by many test runs).
+HUB_START_TIMEOUT = float(os.environ.get("MLLAB_TEST_HUB_START_TIMEOUT", "60"))
+
 #: The PostgreSQL server of the machine (trust auth on loopback); each run makes its own databases.
 POSTGRES_ADMIN_URL = os.environ.get("MLLAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -191,7 +194,7 @@ class Hub:
             cmd += ["--db-url", self.db_url]
         return cmd
 
-    def start(self, timeout: float = 60) -> Hub:
+    def start(self, timeout: float = HUB_START_TIMEOUT) -> Hub:
         self.log_path = self.data_dir.parent / f"hub-{self.port}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's life
         self.proc = subprocess.Popen(
