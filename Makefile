@@ -11,6 +11,11 @@ STAMP_NODE := node_modules/.installed
 NOVNC := extensions/desktop/static/novnc
 # @noble/hashes' sha256 modules for the hub pages' uploads (see the rule below).
 NOBLE := services/pages/static/vendor/noble-hashes
+# The JupyterLab extension: its source, its build output and the venv's link to it (rules below).
+LABEXT_SRC := extensions/labextension
+LABEXT := extensions/lab/labextension
+LABEXT_DEV := $(VENV)/share/jupyter/labextensions/@mllab/jupyterlab
+STAMP_LABEXT_NODE := $(LABEXT_SRC)/node_modules/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 # System packages the tests use: a browser for the UI tests, podman for the Docker backend.
@@ -25,12 +30,14 @@ up: setup  ## run ML Lab Hub on http://127.0.0.1:8000 (UP_ARGS="--port 9000" to 
 	mllab up $(UP_ARGS)
 
 test: setup system-packages services tools  ## set up and run the whole test suite
+	npm test --prefix $(LABEXT_SRC)
 	pytest $(PYTEST_ARGS)
 
 test-fast: setup services  ## the quick subset: no hubs, browsers or containers
+	npm test --prefix $(LABEXT_SRC)
 	pytest -m "not slow" $(PYTEST_ARGS)
 
-setup: $(STAMP_PY) $(STAMP_NODE) $(NOVNC)/core/rfb.js $(NOBLE)/sha2.js
+setup: $(STAMP_PY) $(STAMP_NODE) $(NOVNC)/core/rfb.js $(NOBLE)/sha2.js $(LABEXT)/package.json $(LABEXT_DEV)
 
 # The wheel installs the workspace's Jupyter server configs (pyproject's data-files); an editable
 # install does not, so they are copied into the venv's etc/jupyter here.
@@ -70,6 +77,26 @@ $(NOBLE)/sha2.js: $(STAMP_NODE)
 	mkdir -p $(NOBLE)
 	cp node_modules/@noble/hashes/{sha2,_md,_u64,utils}.js node_modules/@noble/hashes/{LICENSE,package.json} $(NOBLE)/
 	@touch $@
+
+# The JupyterLab extension @mllab/jupyterlab: TypeScript in extensions/labextension (with its own
+# package-lock.json), built by JupyterLab's builder (jupyter-builder, Rspack) into the Python
+# package's extensions/lab/labextension: a build output, ignored by git, put in the wheel's
+# share/jupyter/labextensions by pyproject's data-files. The editable install sees it through a
+# link in the venv, as `jupyter labextension develop` makes.
+$(STAMP_LABEXT_NODE): $(LABEXT_SRC)/package.json $(LABEXT_SRC)/package-lock.json | $(STAMP_NODE)
+	npm ci --prefix $(LABEXT_SRC) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(LABEXT)/package.json: $(STAMP_LABEXT_NODE) $(LABEXT_SRC)/tsconfig.json $(LABEXT_SRC)/install.json \
+		$(shell find $(LABEXT_SRC)/src $(LABEXT_SRC)/style -type f) | $(STAMP_PY)
+	npm run build:lib --prefix $(LABEXT_SRC)
+	jupyter-builder build $(LABEXT_SRC)
+	cp $(LABEXT_SRC)/install.json $(LABEXT)/
+	@touch $@
+
+$(LABEXT_DEV): | $(LABEXT)/package.json
+	@mkdir -p $(@D)
+	ln -sfn $(CURDIR)/$(LABEXT) $@
 
 system-packages:
 	@missing=$$(for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -128,4 +155,4 @@ bench: setup  ## benchmarks: each prints ratios against a reference measured in 
 	python bench/registry.py
 
 clean:
-	rm -rf $(VENV) node_modules .mllab $(TOOLS) $(NOVNC) $(NOBLE)
+	rm -rf $(VENV) node_modules .mllab $(TOOLS) $(NOVNC) $(NOBLE) $(LABEXT) $(LABEXT_SRC)/node_modules $(LABEXT_SRC)/lib

@@ -1,0 +1,43 @@
+/** Deployment names and states as the deployments service has them. */
+
+import type { Deployment, DeploymentStatus } from './types';
+
+const MAX_NAME = 40;
+export const DEPLOYMENT_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+
+/** A deployment name made from a model name: lower case, DNS-label characters, at most 40. */
+export function deploymentName(modelName: string): string {
+  const name = modelName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, MAX_NAME)
+    .replace(/^-+|-+$/g, '');
+  return name || 'model';
+}
+
+/** Why a name cannot name a deployment, or null when it can. */
+export function checkDeploymentName(name: string): string | null {
+  if (DEPLOYMENT_NAME.test(name)) {
+    return null;
+  }
+  return (
+    'A deployment name has lower-case letters, digits and dashes (not first or last), ' +
+    `at most ${MAX_NAME} characters: "${name}" is not one.`
+  );
+}
+
+/** Statuses that change on their own: the panel keeps polling while a deployment has one. */
+export function isSettling(status: DeploymentStatus): boolean {
+  return status === 'pending' || status === 'starting';
+}
+
+/** What the deployment serves: `users/alice/clf@production (version 3)`. */
+export function servedModel(deployment: Deployment): string {
+  if (!deployment.model) {
+    return deployment.kind;
+  }
+  return deployment.model_version !== null
+    ? `${deployment.model} (version ${deployment.model_version})`
+    : deployment.model;
+}
