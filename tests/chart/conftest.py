@@ -32,7 +32,8 @@ def load_yaml(path: Path) -> dict[str, Any]:
 def render(chart: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
     """Every object the chart renders with ``values`` (over its values.yaml), as dicts."""
     documents = chart.render(values, name=RELEASE, namespace=NAMESPACE)
-    return [obj for text in documents.values() for obj in yaml.safe_load_all(text) if obj]
+    return [obj for path, text in documents.items() if path.endswith(".yaml")
+            for obj in yaml.safe_load_all(text) if obj]
 
 
 def find(objects: list[dict], kind: str, name: str) -> dict:
