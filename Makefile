@@ -39,17 +39,20 @@ test-fast: setup services  ## the quick subset: no hubs, browsers or containers
 
 setup: $(STAMP_PY) $(STAMP_NODE) $(NOVNC)/core/rfb.js $(NOBLE)/sha2.js $(LABEXT)/package.json $(LABEXT_DEV)
 
-# The wheel installs the workspace's Jupyter server configs (pyproject's data-files); an editable
-# install does not, so they are copied into the venv's etc/jupyter here.
+# The wheel installs the workspace's Jupyter server configs and JupyterLab's admin defaults
+# (pyproject's data-files); an editable install does not, so they are copied into the venv here.
 SERVER_CONFIGS := $(wildcard extensions/jupyter-config/*.json extensions/*/jupyter-config/*.json)
+LAB_OVERRIDES := $(wildcard extensions/jupyter-config/lab-overrides/*.json)
 
-$(STAMP_PY): pyproject.toml $(SERVER_CONFIGS)
+$(STAMP_PY): pyproject.toml $(SERVER_CONFIGS) $(LAB_OVERRIDES)
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || { \
 		apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'
 	@mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
 	cp $(SERVER_CONFIGS) $(VENV)/etc/jupyter/jupyter_server_config.d/
+	@mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d
+	cp $(LAB_OVERRIDES) $(VENV)/share/jupyter/lab/settings/overrides.d/
 	@touch $@
 
 $(STAMP_NODE): package.json package-lock.json
