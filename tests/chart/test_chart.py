@@ -90,3 +90,16 @@ def test_schema_knows_every_platform_option():
     mllab = schema["properties"]["jupyterhub"]["properties"]["hub"]["properties"]["config"]["properties"]["MLLab"]
     assert set(mllab["properties"]) == set(MLLab.class_traits(config=True))
     assert set(mllab["properties"]["profiles"]["items"]["properties"]) == PROFILE_KEYS
+
+
+def test_z2jh_names_follow_its_fullname_override(chart):
+    """With ``jupyterhub.fullnameOverride``, z2jh names its hub ``<override>-hub``: the services'
+    pods and the model pods must look for the hub and its Secret there."""
+    objects = render(chart, {"jupyterhub": {"fullnameOverride": "ml"}})
+    env = {e["name"]: e for e in find(objects, "Deployment", "mllab-registry")["spec"]["template"]["spec"]
+           ["containers"][0]["env"]}
+    assert env["JUPYTERHUB_API_URL"]["value"] == "http://ml-hub:8081/hub/api"
+    assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "ml-hub"
+    config = find(objects, "ConfigMap", "mllab-deployments")["data"]["deployments.json"]
+    assert '"pull_token_secret": "ml-hub"' in config
+    assert '"platform_url": "http://ml-proxy-public/"' in config
