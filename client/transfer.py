@@ -3,7 +3,8 @@
 Uploads send each missing blob once: S3 multipart parts go straight to their presigned URLs,
 in parallel; streamed blobs go to the registry from the offset it already holds. Downloads
 stream into ``<file>.mllab-part`` next to the target (resumed with ``Range`` when it exists),
-are checked against the recorded size and sha256, then renamed into place.
+are hashed as they arrive, in a thread of their own, checked against the recorded size and
+sha256, then renamed into place.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,6 +32,8 @@ from .protocol import sha256_file
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
+#: Bytes read from a download's connection at a time: large reads keep the Python work per byte small.
+DOWNLOAD_CHUNK = 4 * CHUNK
 #: Attempts per part, blob or file when the network (not the registry) fails.
 ATTEMPTS = 4
 PART_SUFFIX = ".mllab-part"
@@ -243,6 +247,44 @@ def file_matches(path: Path, size: int, sha256: str) -> bool:
         return False
 
 
+class BackgroundHash:
+    """The sha256 of bytes handed over in order, computed in a thread of its own.
+
+    On the thread that receives a download, hashing takes turns with reading the socket and caps
+    the pull at the hash's speed; hashlib lets go of the GIL while it hashes, so here the two
+    overlap. At most ``depth`` chunks wait for the hash (the memory a slow hash may hold).
+    """
+
+    def __init__(self, depth: int = 4) -> None:
+        self._digest = hashlib.sha256()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(depth)
+        self._thread = threading.Thread(target=self._run, name="mllab-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._digest.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._chunks.put(chunk)
+
+    def hexdigest(self) -> str:
+        """The hash of everything handed over (waits for it; no more updates after)."""
+        self.close()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+
+    def __enter__(self) -> BackgroundHash:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class Downloader:
     """Fetches files in parallel, each verified before it replaces anything at its target."""
 
@@ -262,40 +304,48 @@ class Downloader:
         meter.files_moved(1)
 
     def _attempt(self, w: Wanted, partial: Path, meter: Meter, stop: threading.Event) -> None:
-        digest = hashlib.sha256()
         have = partial.stat().st_size if partial.exists() else 0
         if have > w.size:
             partial.unlink()
             have = 0
-        if have:
-            with open(partial, "rb") as f:
-                while chunk := f.read(CHUNK):
-                    digest.update(chunk)
-        if have < w.size:
-            response = self._open(w.url, have)
-            if response.status_code != 206:  # the whole file came back: start over
-                have, digest = 0, hashlib.sha256()
-            try:
-                with open(partial, "ab" if have else "wb") as f:
-                    for chunk in response.iter_content(CHUNK):
-                        if stop.is_set():
-                            raise Interrupted("Transfer stopped.")
-                        f.write(chunk)
+        response = self._open(w.url, have) if have < w.size else None
+        if response is not None and response.status_code != 206:  # the whole file came back: start over
+            have = 0
+        with BackgroundHash() as digest:
+            if have:
+                with open(partial, "rb") as f:
+                    while chunk := f.read(DOWNLOAD_CHUNK):
                         digest.update(chunk)
-                        have += len(chunk)
-                        meter(len(chunk))
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
-                raise RegistryError(0, "broken", f"The connection broke while downloading: {e}") from None
-            finally:
-                response.close()
-        elif not partial.exists():
-            partial.touch()
-        if have != w.size or digest.hexdigest() != w.sha256:
+            if response is not None:
+                have = self._receive(response, partial, have, digest, meter, stop)
+            elif not partial.exists():
+                partial.touch()
+            sha256 = digest.hexdigest()
+        if have != w.size or sha256 != w.sha256:
             partial.unlink(missing_ok=True)
             raise IntegrityError(
-                f"{w.target.name}: got {have} bytes with sha256 {digest.hexdigest()[:12]}..., expected {w.size} "
+                f"{w.target.name}: got {have} bytes with sha256 {sha256[:12]}..., expected {w.size} "
                 f"bytes with sha256 {w.sha256[:12]}...; nothing was written, pull again."
             )
+
+    @staticmethod
+    def _receive(response: requests.Response, partial: Path, have: int, digest: BackgroundHash, meter: Meter,
+                 stop: threading.Event) -> int:
+        """Append the response's body to ``partial`` (after its first ``have`` bytes); the bytes it then holds."""
+        try:
+            with open(partial, "ab" if have else "wb") as f:
+                for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                    if stop.is_set():
+                        raise Interrupted("Transfer stopped.")
+                    f.write(chunk)
+                    digest.update(chunk)
+                    have += len(chunk)
+                    meter(len(chunk))
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
+            raise RegistryError(0, "broken", f"The connection broke while downloading: {e}") from None
+        finally:
+            response.close()
+        return have
 
     def _open(self, url: str, offset: int) -> requests.Response:
         headers = {"Range": f"bytes={offset}-"} if offset else {}
