@@ -134,10 +134,17 @@ export function ArtifactDetail({ lab, kind, fullName, number, onBack, onOpenLink
     setNotice('Python snippet copied to the clipboard.');
   };
 
+  // The detail replaces the list the focus was in: it takes the focus, so Escape reaches it.
+  const root = React.useRef<HTMLDivElement>(null);
+  React.useEffect(() => root.current?.focus(), []);
+
   const facts = version ? versionFacts(version) : null;
   return (
     <div
       className="mllab-Detail"
+      ref={root}
+      tabIndex={-1}
+      aria-label={`${noun} ${fullName}`}
       onKeyDown={event => {
         if (event.key === 'Escape') {
           event.stopPropagation();

@@ -56,6 +56,15 @@ function ArtifactsView({ lab, kind, requests, takePending }: ViewProps): JSX.Ele
   const [namespace, setNamespace] = React.useState(ALL_NAMESPACES);
   const [opened, setOpened] = React.useState<Opened | null>(null);
   const serial = React.useRef(0);
+  // Back from a detail, the focus returns to the search box (the detail it was in is gone).
+  const search = React.useRef<HTMLInputElement>(null);
+  const back = React.useRef(false);
+  React.useEffect(() => {
+    if (!opened && back.current) {
+      back.current = false;
+      search.current?.focus();
+    }
+  }, [opened]);
   const noun = kind === 'datasets' ? 'datasets' : 'models';
 
   const refresh = React.useCallback(async () => {
@@ -110,7 +119,10 @@ function ArtifactsView({ lab, kind, requests, takePending }: ViewProps): JSX.Ele
           kind={kind}
           fullName={opened.fullName}
           number={opened.number}
-          onBack={() => setOpened(null)}
+          onBack={() => {
+            back.current = true;
+            setOpened(null);
+          }}
           onOpenLink={link =>
             void lab.commands.execute(CommandIDs.openArtifact, {
               kind: link.kind,
@@ -123,6 +135,7 @@ function ArtifactsView({ lab, kind, requests, takePending }: ViewProps): JSX.Ele
         <>
           <div className="mllab-Toolbar">
             <input
+              ref={search}
               type="search"
               className="jp-mod-styled mllab-Search"
               placeholder={`Search ${noun}`}

@@ -70,10 +70,16 @@ function DeploymentDetail({ lab, deployment, onBack, onChanged }: DetailProps): 
     }
   };
 
+  const root = React.useRef<HTMLDivElement>(null);
+  React.useEffect(() => root.current?.focus(), []);
+
   const stopped = deployment.desired === 'stopped';
   return (
     <div
       className="mllab-Detail"
+      ref={root}
+      tabIndex={-1}
+      aria-label={`deployment ${deployment.full_name}`}
       onKeyDown={event => {
         if (event.key === 'Escape') {
           event.stopPropagation();
@@ -145,6 +151,15 @@ function DeploymentsView({ lab }: { lab: Lab }): JSX.Element {
   const [error, setError] = React.useState<string | null>(null);
   const [namespace, setNamespace] = React.useState(ALL_NAMESPACES);
   const [opened, setOpened] = React.useState<string | null>(null);
+  // Back from a detail, the focus returns to the panel's first control.
+  const first = React.useRef<HTMLButtonElement>(null);
+  const back = React.useRef(false);
+  React.useEffect(() => {
+    if (!opened && back.current) {
+      back.current = false;
+      first.current?.focus();
+    }
+  }, [opened]);
 
   const refresh = React.useCallback(async () => {
     try {
@@ -191,7 +206,15 @@ function DeploymentsView({ lab }: { lab: Lab }): JSX.Element {
     return (
       <div className="mllab-Panel-body">
         <Header icon={deploymentsIcon} label="Deployments" />
-        <DeploymentDetail lab={lab} deployment={current} onBack={() => setOpened(null)} onChanged={() => void refresh()} />
+        <DeploymentDetail
+          lab={lab}
+          deployment={current}
+          onBack={() => {
+            back.current = true;
+            setOpened(null);
+          }}
+          onChanged={() => void refresh()}
+        />
       </div>
     );
   }
@@ -200,7 +223,7 @@ function DeploymentsView({ lab }: { lab: Lab }): JSX.Element {
     <div className="mllab-Panel-body">
       <Header icon={deploymentsIcon} label="Deployments" />
       <div className="mllab-Toolbar">
-        <button type="button" className="jp-Button jp-mod-styled jp-mod-accept" onClick={() => void deploy()}>
+        <button ref={first} type="button" className="jp-Button jp-mod-styled jp-mod-accept" onClick={() => void deploy()}>
           Deploy a model version
         </button>
         <NamespaceSelect context={context} value={namespace} onChange={setNamespace} />
