@@ -151,7 +151,7 @@ def pod_labels(objects: list[dict]) -> dict[str, dict]:
 
 @pytest.mark.parametrize(
     ("component", "allowed"),
-    [("registry", {"proxy", "deployments"}), ("deployments", {"proxy"}),
+    [("registry", {"proxy", "deployments", "hub"}), ("deployments", {"proxy", "hub"}),
      ("postgresql", {"registry", "deployments", "hub"}), ("minio", {"registry"})],
 )
 def test_network_policies_admit_only_whom_they_should(objects, component, allowed):
