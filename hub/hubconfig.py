@@ -54,7 +54,9 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
 
     services, extra_scopes = service_declarations(mllab, c)
     j.custom_scopes = custom_scopes(extra_scopes)
-    load_roles = roles([mllab.admin_user], mllab.admin_groups) + service_roles(services)
+    # Every user may open the services' pages (the services check their own scopes).
+    with_pages = [service["name"] for service in services if "url" in service]
+    load_roles = roles([mllab.admin_user], mllab.admin_groups, with_pages) + service_roles(services)
     culler = culler_service(mllab)
     if culler:
         services.append(culler)

@@ -55,11 +55,17 @@ def own_namespace_scopes() -> list[str]:
     ]
 
 
-def roles(admin_users: list[str] | None = None, admin_groups: list[str] | None = None) -> list[dict]:
+def roles(
+    admin_users: list[str] | None = None,
+    admin_groups: list[str] | None = None,
+    services: list[str] | None = None,
+) -> list[dict]:
     """Roles for ``c.JupyterHub.load_roles``.
 
     - ``user`` (JupyterHub's default role, extended): the user's own server and account,
-      plus write on their own namespace.
+      write on their own namespace, and access to ``services`` (their pages: a browser logs
+      in to a service through the hub's OAuth, which needs ``access:services!service=<name>``;
+      each service then checks its own scopes).
     - ``mllab-admin``: every custom scope on every namespace, for the admins (named, or
       members of the admin groups of single sign-on).
 
@@ -70,11 +76,12 @@ def roles(admin_users: list[str] | None = None, admin_groups: list[str] | None =
     "scopes": ["custom:datasets:write!group=vision"]}``.
     """
     all_scopes = [f"custom:{kind}:{action}" for kind, actions in SCOPES.items() for action in actions]
+    access = [f"access:services!service={name}" for name in services or []]
     return [
         {
             "name": "user",
-            "description": "Everyone: their own server, and write on their own namespace.",
-            "scopes": ["self", *own_namespace_scopes()],
+            "description": "Everyone: their own server, write on their own namespace, the services' pages.",
+            "scopes": ["self", *own_namespace_scopes(), *access],
         },
         {
             "name": "mllab-admin",
