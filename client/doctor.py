@@ -108,9 +108,10 @@ def check_service(http: requests.Session, settings: Settings, name: str) -> list
         return [Check(name, False, f"no answer from {url} ({_reason(e)})", "fix the proxy first (see above)")]
     body = _json(response)
     if body is None or body.get("service") != name:
-        if response.status_code == 404:
+        # A path no service holds goes to the hub, which sends it to /hub/services/<name>/: 404.
+        if response.status_code == 404 or "/hub/services/" in response.headers.get("Location", ""):
             fix = "declare it in c.JupyterHub.services (mllab up declares it unless c.MLLab.services removes it)"
-            return [Check(name, False, f"the hub has no {name} service (HTTP 404)", fix)]
+            return [Check(name, False, f"the hub has no {name} service", fix)]
         fix = (f"the {name} process is down or unreachable: the hub's log says why a managed service stopped "
                f"(restart mllab up); an external one is started with mllab-{name}")
         return [Check(name, False, f"the proxy gets no answer from it (HTTP {response.status_code})", fix)]

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tornado.web import Application as WebApplication
 from traitlets import Integer, Unicode, default, validate
 from traitlets.config import Application
@@ -30,7 +30,7 @@ from traitlets.config import Application
 from .errors import APIError
 from .handlers import APIHandler, JSONHandler, PublicHandler
 from .health import Probe, run_probes
-from .metrics import METRICS_SCOPE
+from .metrics import METRICS_SCOPE, REGISTRY
 from .openapi import Route, openapi_document, operation
 
 #: Where the platform keeps its state when nobody says otherwise (``mllab up`` and services).

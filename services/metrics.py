@@ -13,8 +13,21 @@ one token scrapes the hub and every service; the hub's ``admin`` role holds it.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+)
 from tornado.web import RequestHandler
+
+#: What ``<prefix>metrics`` serves: ours and the process' own, not the default registry, where
+#: the JupyterHub modules a service imports register the hub's metrics (always 0 here).
+REGISTRY = CollectorRegistry()
+for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    REGISTRY.register(_collector)
 
 #: The scope that opens the metrics: JupyterHub's own, held by its ``admin`` role.
 METRICS_SCOPE = "read:metrics"
@@ -26,16 +39,19 @@ REQUEST_DURATION = Histogram(
     "mllab_request_duration_seconds",
     "Time to answer a request, by method, route pattern and status code; its _count is the number of requests.",
     ["method", "route", "code"],
+    registry=REGISTRY,
 )
 REQUEST_BYTES = Counter(
     "mllab_request_bytes",
     "Bytes of request bodies received, by method and route pattern.",
     ["method", "route"],
+    registry=REGISTRY,
 )
 RESPONSE_BYTES = Counter(
     "mllab_response_bytes",
     "Bytes of response bodies sent, by method and route pattern.",
     ["method", "route"],
+    registry=REGISTRY,
 )
 
 

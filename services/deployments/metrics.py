@@ -10,6 +10,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..metrics import REGISTRY
 from .db import Database
 from .models import Deployment, JobRun
 
@@ -17,13 +18,15 @@ from .models import Deployment, JobRun
 DEPLOYMENT_STATUSES = ("pending", "starting", "ready", "failed", "stopped")
 RUN_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
 
-DEPLOYMENTS = Gauge("mllab_deployments", "Deployments (models and services), by status.", ["status"])
-JOB_RUNS = Gauge("mllab_deployments_job_runs", "Job runs recorded, by status.", ["status"])
+DEPLOYMENTS = Gauge("mllab_deployments", "Deployments (models and services), by status.", ["status"],
+                    registry=REGISTRY)
+JOB_RUNS = Gauge("mllab_deployments_job_runs", "Job runs recorded, by status.", ["status"], registry=REGISTRY)
 PERIODIC_RUNS = Counter(
     "mllab_deployments_periodic_runs",
     "Runs of the periodic work, by task (check: reconcile with the runtime; run_schedules: start the jobs "
     "due) and outcome.",
     ["task", "outcome"],
+    registry=REGISTRY,
 )
 
 

@@ -11,18 +11,22 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..metrics import REGISTRY
 from .context import Registry
 from .models import Blob, Upload
 
-UPLOADS_OPEN = Gauge("mllab_registry_uploads_open", "Upload sessions open now.")
-BLOBS_STORED = Gauge("mllab_registry_blobs_stored", "Blobs in the store (each distinct file content once).")
-BYTES_STORED = Gauge("mllab_registry_stored_bytes", "Bytes of the blobs in the store.")
+UPLOADS_OPEN = Gauge("mllab_registry_uploads_open", "Upload sessions open now.", registry=REGISTRY)
+BLOBS_STORED = Gauge("mllab_registry_blobs_stored", "Blobs in the store (each distinct file content once).",
+                     registry=REGISTRY)
+BYTES_STORED = Gauge("mllab_registry_stored_bytes", "Bytes of the blobs in the store.", registry=REGISTRY)
 GC_RUNS = Counter(
     "mllab_registry_gc_runs",
     "Runs of the cleanup (expiring abandoned upload sessions, then collecting unreferenced blobs), by outcome.",
     ["outcome"],
+    registry=REGISTRY,
 )
-GC_REMOVED_BLOBS = Counter("mllab_registry_gc_removed_blobs", "Blobs removed by the garbage collection.")
+GC_REMOVED_BLOBS = Counter("mllab_registry_gc_removed_blobs", "Blobs removed by the garbage collection.",
+                           registry=REGISTRY)
 
 # Both outcomes exist from the start, so a rate or an alert on failures has a series to read.
 for _outcome in ("ok", "failed"):

@@ -52,12 +52,13 @@ def test_metrics_need_the_read_metrics_scope(team: Team, admin_token: str):
     alice = requests.get(url, headers={"Authorization": f"token {team.users['alice'][0].new_token()}"}, timeout=10)
     assert alice.status_code == 403
     assert "read:metrics" in alice.json()["message"]
-    # A token that holds nothing but the scope, as a Prometheus scraper's would.
+    # A token that holds nothing but the scope, sent as Prometheus sends it (docs/operations.md).
     scraper = team.hub.admin().new_token(scopes=["read:metrics"])
-    answer = requests.get(url, headers={"Authorization": f"token {scraper}"}, timeout=10)
+    answer = requests.get(url, headers={"Authorization": f"Bearer {scraper}"}, timeout=10)
     assert answer.status_code == 200
-    assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    assert "mllab_registry_blobs_stored" in answer.text
+    assert answer.headers["Content-Type"].startswith("text/plain; version=")
+    assert "mllab_registry_blobs_stored" in answer.text and "process_cpu_seconds_total" in answer.text
+    assert "jupyterhub_" not in answer.text  # the hub's own metrics are the hub's to serve
     assert scrape(url, admin_token)  # admins hold read:metrics through the hub's admin role
 
 

@@ -1,0 +1,116 @@
+"""``mllab doctor`` against real platforms (``mllab up`` processes): all ok on a healthy one; the FAIL
+line with its fix, and exit status 1, for a registry whose S3 endpoint is dead, a deployments
+service that is down, and a URL where nothing runs."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from ..conftest import slow_fixture
+from ..harness import MLLAB, Hub, free_port
+
+
+def doctor(url: str, token: str) -> subprocess.CompletedProcess:
+    """``mllab doctor`` as a laptop runs it: ``MLLAB_URL`` and ``MLLAB_TOKEN``, nothing of a workspace."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("JUPYTERHUB_", "MLLAB_"))}
+    return subprocess.run([MLLAB, "doctor"], env={**env, "MLLAB_URL": url, "MLLAB_TOKEN": token},
+                          capture_output=True, text=True, timeout=120)
+
+
+def parts(result: subprocess.CompletedProcess) -> list[str]:
+    """``"ok    proxy"``, ``"FAIL  registry storage"``, ...: each line up to its first colon."""
+    return [line.split(":", 1)[0] for line in result.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+@slow_fixture
+def broken(tmp_path_factory) -> Iterator[Hub]:
+    """A hub whose registry stores in S3 at a port where nothing answers, and whose deployments
+    service is declared external at an address where nothing runs (as if its pod were gone)."""
+    root = tmp_path_factory.mktemp("broken")
+    config = root / "jupyterhub_config.py"
+    config.write_text(
+        "c.MLLab.storage = 's3'\n"
+        f"c.MLLab.s3_endpoint_url = 'http://127.0.0.1:{free_port()}'\n"
+        "c.MLLab.s3_bucket = 'gone'\n"
+        f"c.MLLab.services = {{'deployments': {{'url': 'http://127.0.0.1:{free_port()}',"
+        f" 'api_token': {secrets.token_hex(32)!r}}}}}\n"
+    )
+    hub = Hub(data_dir=root / "data", port=free_port(), admin_password=secrets.token_urlsafe(12),
+              args=["--config", str(config)], ready_paths=("hub/health", "services/registry/api/v1/health"))
+    hub.start()
+    yield hub
+    hub.stop()
+
+
+def test_a_healthy_platform_is_all_ok(hub: Hub):
+    result = doctor(hub.url, hub.admin().new_token())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert parts(result) == [
+        "ok    proxy",
+        "ok    hub API",
+        "ok    token",
+        "ok    registry",
+        "ok    registry database",
+        "ok    registry storage",
+        "ok    deployments",
+        "ok    deployments database",
+        "ok    deployments runtime",
+    ]
+    lines = result.stdout.splitlines()
+    assert f"ok    proxy: {hub.url} routes to the hub" in lines
+    assert "ok    token: belongs to user admin" in lines
+    assert "ok    registry storage: local folder" in lines
+    assert "ok    deployments runtime: local runtime, 0 workloads" in lines
+    assert result.stderr == ""
+
+
+def test_any_users_token_will_do(hub: Hub):
+    session, _ = hub.add_user("dora")
+    result = doctor(hub.url, session.new_token())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok    token: belongs to user dora" in result.stdout.splitlines()
+
+
+def test_a_broken_platform_says_what_to_fix(broken: Hub):
+    result = doctor(broken.url, broken.admin().new_token())
+    assert result.returncode == 1
+    assert parts(result) == [
+        "ok    proxy",
+        "ok    hub API",
+        "ok    token",
+        "ok    registry",
+        "ok    registry database",
+        "FAIL  registry storage",
+        "FAIL  deployments",
+    ]
+    lines = result.stdout.splitlines()
+    storage = next(line for line in lines if line.startswith("FAIL  registry storage"))
+    assert storage.startswith("FAIL  registry storage: failed (StorageUnavailable). Fix: Check that S3 answers at "
+                              "S3Storage.endpoint_url")
+    deployments = next(line for line in lines if line.startswith("FAIL  deployments"))
+    assert "the proxy gets no answer from it (HTTP 503)" in deployments
+    assert "Fix: the deployments process is down or unreachable" in deployments
+    assert result.stderr == "mllab: error: 2 of 7 checks failed; each FAIL line says what to do.\n"
+
+
+def test_a_token_the_hub_refuses(hub: Hub):
+    result = doctor(hub.url, secrets.token_hex(16))
+    assert result.returncode == 1
+    assert f"FAIL  token: the hub refuses it (HTTP 403). Fix: make a new one at {hub.url}hub/token and set " \
+           "MLLAB_TOKEN" in result.stdout.splitlines()
+
+
+def test_nothing_running_at_the_url():
+    url = f"http://127.0.0.1:{free_port()}/"
+    result = doctor(url, "any")
+    assert result.returncode == 1
+    first = result.stdout.splitlines()[0]
+    assert first == (f"FAIL  proxy: no answer from {url} (Connection refused). Fix: start the platform (mllab up), "
+                     "or set MLLAB_URL to its public address")
+    assert all(line.startswith("FAIL") for line in result.stdout.splitlines())
