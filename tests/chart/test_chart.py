@@ -103,3 +103,26 @@ def test_z2jh_names_follow_its_fullname_override(chart):
     config = find(objects, "ConfigMap", "mllab-deployments")["data"]["deployments.json"]
     assert '"pull_token_secret": "ml-hub"' in config
     assert '"platform_url": "http://ml-proxy-public/"' in config
+
+
+def test_every_value_of_ours_is_described():
+    """Each key of the schema (ours, and the MLLab options) says what it is."""
+    import json
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    mllab = schema["properties"]["jupyterhub"]["properties"]["hub"]["properties"]["config"]["properties"]["MLLab"]
+    missing = []
+
+    def walk(node: dict, path: str) -> None:
+        for key, child in (node.get("properties") or {}).items():
+            if path + key == "jupyterhub":
+                continue  # z2jh's, described by its own schema
+            if not child.get("description"):
+                missing.append(path + key)
+            walk(child, f"{path}{key}.")
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], f"{path}[].")
+
+    walk(schema, "")
+    walk(mllab, "jupyterhub.hub.config.MLLab.")
+    assert missing == []
