@@ -90,6 +90,13 @@ def test_services_are_external_with_z2jh_tokens(hub_config):
     assert "idle-culler" in services and "jupyterhub-idle-culler" not in services
 
 
+def test_the_culler_may_reach_the_hub_api():
+    """The culler runs in the hub pod and calls http://hub:8081 through the hub's Service, which
+    z2jh's hub NetworkPolicy opens only to pods labelled network-access-hub: the hub pod must be."""
+    labels = load_yaml(CHART / "values.yaml")["jupyterhub"]["hub"]["labels"]
+    assert labels["hub.jupyter.org/network-access-hub"] == "true"
+
+
 def test_the_deployments_service_has_its_least_privilege_role(hub_config):
     _, c, _ = hub_config
     roles = {role["name"]: role for role in c.JupyterHub.load_roles}
