@@ -172,6 +172,10 @@ class ServiceApp(Application):
         """The service's API routes, paths relative to the prefix."""
         return []
 
+    def openapi_schemas(self) -> tuple[dict[str, dict], dict[str, dict]]:
+        """The JSON Schema of each path parameter (by name) and the named schemas of the OpenAPI document."""
+        return {}, {}
+
     def web_settings(self) -> dict:
         """Extra Tornado settings for the handlers (database, storage, ...)."""
         return {}
@@ -208,7 +212,8 @@ class ServiceApp(Application):
             handlers,
             default_handler_class=NotFoundHandler,
             service_name=self.name,
-            openapi=openapi_document(f"ML Lab Hub {self.name}", self.version, self.prefix, routes),
+            openapi=openapi_document(f"ML Lab Hub {self.name}", self.version, self.prefix, routes,
+                                     *self.openapi_schemas()),
             cookie_secret=os.urandom(32),
             xsrf_cookies=False,
             probes=self.probes(),

@@ -10,6 +10,7 @@ from tornado.web import RequestHandler
 
 from .errors import APIError, error_body
 from .metrics import observe_request
+from .openapi import implemented_methods
 from .paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, decode_cursor
 from .permissions import Permissions, parse_namespace
 
@@ -47,6 +48,8 @@ class JSONHandler(RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.set_header("Content-Type", "application/json; charset=utf-8")
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(implemented_methods(type(self))))
         self.finish(json.dumps(error_body(status_code, exc)))
 
     def get_json_body(self) -> dict:

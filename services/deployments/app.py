@@ -20,6 +20,7 @@ from .metrics import PERIODIC_RUNS, update_deployments_metrics
 from .pages import deployments_pages
 from .proxy import EndpointHandler, Endpoints
 from .runtimes import RUNTIMES, Runtime, runtime_class
+from .schemas import PATH_PARAMETERS, SCHEMAS
 from .validation import Settings
 
 
@@ -195,6 +196,9 @@ class DeploymentsApp(ServiceApp):
 
     def pages(self) -> list[Route]:
         return deployments_pages()
+
+    def openapi_schemas(self) -> tuple[dict[str, dict], dict[str, dict]]:
+        return PATH_PARAMETERS, SCHEMAS
 
     def web_settings(self) -> dict:
         return {"deployments": self.service, "endpoints": self.endpoints, "service_prefix": self.prefix}

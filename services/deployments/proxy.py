@@ -97,7 +97,9 @@ class EndpointHandler(APIHandler):
             cls._session = None
 
     @operation("Call the deployment: forwarded to its runtime (OIP v2 or MLflow invocations for models).",
-               scope="custom:deployments:invoke")
+               scope="custom:deployments:invoke",
+               responses={"200": {"description": "The deployment's answer", "content": {"*/*": {}}},
+                          "default": {"description": "The deployment's answer, any status", "content": {"*/*": {}}}})
     async def _forward(self, owner_kind: str, owner: str, name: str, path: str = "") -> None:
         namespace = f"{owner_kind}/{owner}"
         self.require("deployments", "invoke", namespace)

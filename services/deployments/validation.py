@@ -25,7 +25,13 @@ NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
 NAME_RULE = ("use 1-40 lowercase letters, digits or '-', starting and ending with a letter or digit (it names "
              "processes, containers and Kubernetes objects).")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-MEMORY = re.compile(r"([0-9]+(?:\.[0-9]+)?)([KMGT]i?)?", re.IGNORECASE)
+MEMORY = re.compile(r"([0-9]+(?:\.[0-9]+)?)([KkMmGgTt][Ii]?)?")
+#: A container image reference: printable ASCII without spaces (what registries and engines take).
+IMAGE = re.compile(r"[!-~]{1,512}")
+#: A cron expression's five fields (minute hour day month weekday), separated by spaces.
+SCHEDULE = re.compile(r"[!-~]+(?: +[!-~]+){4}")
+#: A job's run number in a URL.
+RUN_NUMBER = re.compile(r"[0-9]{1,9}")
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
           "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
 
@@ -39,7 +45,6 @@ MAX_MEMORY = 16 * 2**40
 MAX_GPUS = 16
 MAX_REPLICAS = 10
 MAX_IDLE_TIMEOUT = 90 * 24 * 3600
-MAX_IMAGE = 512
 #: Variables the platform sets itself.
 RESERVED_ENV = {"PORT"}
 
@@ -53,7 +58,20 @@ JOB_FIELDS = {"namespace": str, "name": str, "image": str, "command": list, "env
 
 
 def bad(message: str) -> APIError:
+    """The request does not match the OpenAPI document (a type, a pattern, a limit it states)."""
     return APIError(400, message)
+
+
+def inconsistent(message: str) -> APIError:
+    """The request matches the document, but a value is not possible here: a rule no schema states
+    (this service's runtime, a size's range written with a unit, a cron field's range)."""
+    return APIError(422, message)
+
+
+def whole(value: Any) -> Any:
+    """``value``, an integral float as the int it is: JSON has one number type, and JSON Schema
+    calls 3.0 an integer, whatever wrote it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def fields(body: dict, required: Iterable[str], allowed: dict[str, type | tuple]) -> dict:
@@ -64,14 +82,18 @@ def fields(body: dict, required: Iterable[str], allowed: dict[str, type | tuple]
     for name in required:
         if body.get(name) is None:
             raise bad(f"field {name!r} is required.")
+    checked = {}
     for name, value in body.items():
         expected = allowed[name]
         types = expected if isinstance(expected, tuple) else (expected,)
         if value is None:
             continue
+        if int in types and float not in types:
+            value = whole(value)
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise bad(f"field {name!r} has the wrong type ({type(value).__name__}).")
-    return {name: value for name, value in body.items() if value is not None}
+        checked[name] = value
+    return checked
 
 
 def check_name(name: Any, what: str = "name") -> str:
@@ -123,12 +145,14 @@ def parse_memory(value: Any) -> int:
         raise bad("resources.mem_limit must be bytes or a size like '512M' or '2G'.")
     if isinstance(value, int):
         size = value
-    elif isinstance(value, str) and (match := MEMORY.fullmatch(value.strip())):
+    elif isinstance(value, str) and (match := MEMORY.fullmatch(value)):
         size = int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
     else:
         raise bad(f"resources.mem_limit {value!r} must be bytes or a size like '512M' or '2G'.")
     if not MIN_MEMORY <= size <= MAX_MEMORY:
-        raise bad(f"resources.mem_limit {value!r} must be from 4M to 16Ti.")
+        # A number out of range breaks the document's bounds; a size with a unit, a rule it cannot state.
+        refuse = bad if isinstance(value, int) else inconsistent
+        raise refuse(f"resources.mem_limit {value!r} must be from 4M to 16Ti.")
     return size
 
 
@@ -148,8 +172,8 @@ def check_resources(value: Any) -> dict:
             raise bad(f"resources.cpu_limit {cpu!r} must be a number of cores above 0 and at most {MAX_CPUS:g}.")
         resources["cpu_limit"] = float(cpu)
     if value.get("mem_limit") is not None:
-        resources["mem_limit"] = parse_memory(value["mem_limit"])
-    gpus = value.get("gpus")
+        resources["mem_limit"] = parse_memory(whole(value["mem_limit"]))
+    gpus = whole(value.get("gpus"))
     if gpus is not None:
         if isinstance(gpus, bool) or not isinstance(gpus, int) or not 0 <= gpus <= MAX_GPUS:
             raise bad(f"resources.gpus {gpus!r} must be an integer from 0 to {MAX_GPUS}.")
@@ -187,7 +211,7 @@ def check_command(value: Any) -> list[str]:
 
 def check_image(image: str, allowed: Iterable[str]) -> str:
     """``image`` if one of the admin's patterns (fnmatch) allows it."""
-    if not image or len(image) > MAX_IMAGE or any(c.isspace() for c in image):
+    if not IMAGE.fullmatch(image):
         raise bad(f"image {image!r} is not a container image reference.")
     if not any(fnmatch.fnmatchcase(image, pattern) for pattern in allowed):
         raise APIError(403, f"image {image!r} is not allowed here; ask an admin to allow it "
@@ -200,12 +224,13 @@ def check_workload(spec: dict, runtime: str, allowed_images: Iterable[str], what
     image, command = spec.get("image"), check_command(spec.get("command"))
     if runtime == "local":
         if image is not None:
-            raise bad(f"the local runtime runs commands, not images: remove image from the {what}, give command.")
+            raise inconsistent(f"the local runtime runs commands, not images: remove image from the {what}, "
+                               "give command.")
         if not command:
-            raise bad(f"the local runtime needs a command for the {what}.")
+            raise inconsistent(f"the local runtime needs a command for the {what}.")
         return None, command
     if image is None:
-        raise bad(f"the {runtime} runtime needs an image for the {what}.")
+        raise inconsistent(f"the {runtime} runtime needs an image for the {what}.")
     return check_image(image, allowed_images), command
 
 
@@ -235,9 +260,12 @@ def check_schedule(value: Any) -> str | None:
     """A five-field cron expression (UTC), e.g. ``*/15 * * * *``."""
     if value is None:
         return None
-    if not isinstance(value, str) or len(value.split()) != 5 or not croniter.is_valid(value):
-        raise bad(f"schedule {value!r} is not a cron expression of five fields (minute hour day month weekday), "
-                  "e.g. '0 3 * * *'.")
+    if not isinstance(value, str) or not SCHEDULE.fullmatch(value):
+        raise bad(f"schedule {value!r} is not a cron expression of five fields (minute hour day month weekday) "
+                  "separated by spaces, e.g. '0 3 * * *'.")
+    if not croniter.is_valid(value):
+        raise inconsistent(f"schedule {value!r} is not a valid cron expression: a field is out of its range, "
+                           "e.g. minute 0-59, hour 0-23.")
     return " ".join(value.split())
 
 
@@ -261,13 +289,13 @@ def model_spec(body: dict, settings: Settings) -> tuple[ModelRef, dict]:
     elif NAME.fullmatch(ref.name):
         name = ref.name
     else:
-        raise bad(f"model name {ref.name!r} is not a valid deployment name; give one in \"name\" "
+        raise inconsistent(f"model name {ref.name!r} is not a valid deployment name; give one in \"name\" "
                   "(1-40 lowercase letters, digits or '-').")
     image = body.get("image")
     if image is not None:
         if settings.runtime == "local":
-            raise bad("the local runtime serves models in the service's environment: remove image, or ask an admin "
-                      "for a container runtime.")
+            raise inconsistent("the local runtime serves models in the service's environment: remove image, or ask "
+                               "an admin for a container runtime.")
         check_image(image, (*settings.allowed_images, settings.model_image))
     spec = {
         "image": image or (settings.model_image if settings.runtime != "local" else None),

@@ -18,6 +18,7 @@ from .db import Database, migrate
 from .handlers import registry_routes
 from .metrics import update_registry_metrics
 from .pages import registry_pages
+from .schemas import PATH_PARAMETERS, SCHEMAS
 
 
 class RegistryApp(ServiceApp):
@@ -101,6 +102,9 @@ class RegistryApp(ServiceApp):
 
     def routes(self) -> list[Route]:
         return registry_routes()
+
+    def openapi_schemas(self) -> tuple[dict[str, dict], dict[str, dict]]:
+        return PATH_PARAMETERS, SCHEMAS
 
     def pages(self) -> list[Route]:
         return registry_pages()

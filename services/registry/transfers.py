@@ -149,7 +149,7 @@ async def verify_staged(reg: Registry, upload_id: str, sha256: str, size: int, d
         digest = await asyncio.to_thread(sha256_file, path)
     if digest != sha256:
         path.unlink(missing_ok=True)
-        raise APIError(400, f"The bytes received hash to {digest}, not the declared {sha256}; send the file again.",
+        raise APIError(422, f"The bytes received hash to {digest}, not the declared {sha256}; send the file again.",
                        error="checksum_mismatch")
     key = await reg.storage.store_file(path, sha256)
     await reg.db.run(record_blob, sha256, size, key)
@@ -211,7 +211,7 @@ async def _verify_multipart(reg: Registry, upload_id: str, blob: dict, state: Up
         await storage.delete(key)
         new_id = await storage.begin_multipart(key, checksums=blob["part_crc32"] is not None)
         await reg.db.run(renew_multipart, upload_id, sha256, key, new_id)
-        raise APIError(400, f"{path!r}: received {actual_size} bytes hashing to {digest}, declared {size} bytes with "
+        raise APIError(422, f"{path!r}: received {actual_size} bytes hashing to {digest}, declared {size} bytes with "
                        f"sha256 {sha256}; send it again.", error="checksum_mismatch")
     if not await reg.db.run(record_blob, sha256, size, key):
         await storage.delete(key)  # stored meanwhile by another session: keep one copy

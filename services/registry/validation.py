@@ -19,11 +19,14 @@ from ..errors import APIError
 
 _T = TypeVar("_T")
 
+# Matched whole (``fullmatch``: ``$`` would let a trailing newline through); the OpenAPI document
+# states them as they are (schemas.py).
 KINDS = ("datasets", "models")
-TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
-UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
+TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+DIGITS = re.compile(r"[0-9]+")
+MEDIA_TYPE = re.compile(r"[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+")
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 MAX_SIZE = 5 * 1024**4  # 5 TiB, the largest S3 object
@@ -31,10 +34,17 @@ MAX_FILES = 100_000
 MAX_TAGS = 32
 MAX_DESCRIPTION = 10_000
 MAX_METADATA_BYTES = 64 * 1024
+MAX_LINEAGE_DATASETS = 100
 
 
 def bad(message: str) -> APIError:
+    """The request does not match the OpenAPI document (a type, a pattern, a limit it states)."""
     return APIError(400, message)
+
+
+def inconsistent(message: str) -> APIError:
+    """The request matches the document, but its values contradict each other: a rule no schema states."""
+    return APIError(422, message)
 
 
 def _checked(rule: Callable[..., _T], *args: Any) -> _T:
@@ -63,7 +73,7 @@ def check_tags(tags: Any) -> list[str]:
     if len(tags) > MAX_TAGS:
         raise bad(f"at most {MAX_TAGS} tags.")
     for tag in tags:
-        if not TAG.match(tag):
+        if not TAG.fullmatch(tag):
             raise bad(f"tag {tag!r} is not valid: 1-64 letters, digits or '._:+-'.")
     return sorted(set(tags))
 
@@ -86,7 +96,7 @@ def check_size(size: Any, path: str) -> int:
 
 
 def check_sha256(sha256: Any, what: str) -> str:
-    if not isinstance(sha256, str) or not SHA256.match(sha256):
+    if not isinstance(sha256, str) or not SHA256.fullmatch(sha256):
         raise bad(f"sha256 of {what} must be 64 lowercase hex characters, not {sha256!r}.")
     return sha256
 
@@ -109,11 +119,14 @@ def fields(body: dict, required: dict[str, type | tuple], optional: dict[str, ty
     for name in required:
         if name not in body:
             raise bad(f"field {name!r} is required.")
-    for name, value in body.items():
-        expected = {**required, **optional}[name]
+    for name, value in list(body.items()):
+        expected = _as_tuple({**required, **optional}[name])
         if value is None and name in optional:
             continue
-        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in _as_tuple(expected)):
+        if int in expected and isinstance(value, float) and value.is_integer():
+            # JSON has one number type: 3.0 is the integer 3 (as JSON Schema says), whatever wrote it.
+            body[name] = value = int(value)
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
             raise bad(f"field {name!r} has the wrong type ({type(value).__name__}).")
     return body
 
@@ -139,14 +152,14 @@ def check_files(files: Any) -> list[dict]:
         size = check_size(entry["size"], path)
         sha256 = check_sha256(entry["sha256"], repr(path))
         if path in seen_paths:
-            raise bad(f"file path {path!r} is listed twice.")
+            raise inconsistent(f"file path {path!r} is listed twice.")
         seen_paths.add(path)
         if size == 0 and sha256 != EMPTY_SHA256:
-            raise bad(f"{path!r} is empty but its sha256 is not that of empty content.")
+            raise inconsistent(f"{path!r} is empty but its sha256 is not that of empty content.")
         if sizes.setdefault(sha256, size) != size:
-            raise bad(f"sha256 {sha256} is declared with two different sizes.")
+            raise inconsistent(f"sha256 {sha256} is declared with two different sizes.")
         media_type = entry.get("media_type") or mimetypes.guess_type(path)[0] or "application/octet-stream"
-        if len(media_type) > 255 or not MEDIA_TYPE.match(media_type):
+        if len(media_type) > 255 or not MEDIA_TYPE.fullmatch(media_type):
             raise bad(f"media_type {media_type!r} of {path!r} is not a media type like text/csv.")
         manifest.append({"path": path, "size": size, "sha256": sha256, "media_type": media_type})
     return sorted(manifest, key=lambda f: f["path"])
@@ -165,13 +178,13 @@ def check_part_crc32(files: list[dict]) -> dict[str, list[str]]:
             continue
         path, size, sha256 = entry["path"], entry["size"], entry["sha256"]
         if len(crcs) != part_count(size):
-            raise bad(f"part_crc32 of {path!r} must list {part_count(size)} CRC32s (one per part of "
+            raise inconsistent(f"part_crc32 of {path!r} must list {part_count(size)} CRC32s (one per part of "
                       f"{size} bytes), not {len(crcs)}.")
         for crc in crcs:
             if not is_crc32_text(crc):
                 raise bad(f"part_crc32 of {path!r}: {crc!r} is not a CRC32 (base64 of 4 big-endian bytes).")
         if declared.setdefault(sha256, crcs) != crcs:
-            raise bad(f"sha256 {sha256} is declared with two different part_crc32 lists.")
+            raise inconsistent(f"sha256 {sha256} is declared with two different part_crc32 lists.")
     return declared
 
 

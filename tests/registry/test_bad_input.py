@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -47,13 +48,20 @@ BAD_FILES = {
     "upper-sha": {**GOOD, "sha256": sha256(b"ok").upper()},
     "unknown-file-field": {**GOOD, "mode": 755},
     "missing-sha": {"path": "a", "size": 1},
-    "empty-with-hash": {"path": "e", "size": 0, "sha256": sha256(b"x")},
-    "crc-too-few": {**GOOD, "part_crc32": []},
-    "crc-too-many": {**GOOD, "part_crc32": ["AAAAAA==", "AAAAAA=="]},
     "crc-not-base64": {**GOOD, "part_crc32": ["!!!!!!!!"]},
     "crc-five-bytes": {**GOOD, "part_crc32": ["AAAAAAA="]},
     "crc-not-a-list": {**GOOD, "part_crc32": "AAAAAA=="},
     "crc-number": {**GOOD, "part_crc32": [12345]},
+    "sha-trailing-newline": {**GOOD, "sha256": sha256(b"ok") + "\n"},
+    "media-type-trailing-newline": {**GOOD, "media_type": "text/plain\n"},
+    "media-type-not-ascii": {**GOOD, "media_type": "t\u00e9xt/plain"},
+}
+
+#: Entries the OpenAPI document's schema accepts, whose values contradict each other: 422.
+INCONSISTENT_FILES = {
+    "empty-with-hash": {"path": "e", "size": 0, "sha256": sha256(b"x")},
+    "crc-too-few": {**GOOD, "part_crc32": []},
+    "crc-too-many": {**GOOD, "part_crc32": ["AAAAAA==", "AAAAAA=="]},
     "crc-on-empty-file": {"path": "e", "size": 0, "sha256": sha256(b""), "part_crc32": ["AAAAAA=="]},
 }
 
@@ -66,10 +74,19 @@ def test_bad_file_entries(local_team, unique, entry):
     assert_nothing_stored(alice, ref)
 
 
+@pytest.mark.parametrize("entry", INCONSISTENT_FILES.values(), ids=INCONSISTENT_FILES.keys())
+def test_inconsistent_file_entries(local_team, unique, entry):
+    """Found by schemathesis: the schema cannot state these rules, so they are 422s, not 400s."""
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('bad')}"
+    assert_refused(start_with(alice, ref, [entry]), 422)
+    assert_nothing_stored(alice, ref)
+
+
 def test_duplicate_paths(local_team, unique):
     alice = local_team.registry("alice")
     ref = f"users/alice/{unique('dup')}"
-    assert_refused(start_with(alice, ref, [GOOD, GOOD]))
+    assert_refused(start_with(alice, ref, [GOOD, GOOD]), 422)
     assert_nothing_stored(alice, ref)
 
 
@@ -77,7 +94,7 @@ def test_equal_content_with_different_part_crc32s(local_team, unique):
     alice = local_team.registry("alice")
     ref = f"users/alice/{unique('crc')}"
     body = assert_refused(start_with(alice, ref, [{**GOOD, "part_crc32": manifest({"x": b"ok"})[0]["part_crc32"]},
-                                                  {**GOOD, "path": "b.txt", "part_crc32": ["AAAAAA=="]}]))
+                                                  {**GOOD, "path": "b.txt", "part_crc32": ["AAAAAA=="]}]), 422)
     assert "part_crc32" in body["message"]
     assert_nothing_stored(alice, ref)
 
@@ -139,7 +156,8 @@ def test_wrong_sha256_at_completion(local_team, unique):
     declared = {"path": "a.bin", "size": 5, "sha256": sha256(b"right")}
     upload = start_with(alice, ref, [declared]).json()
     transfer = upload["files"][0]["transfer"]
-    assert_refused(alice.call("PUT", transfer["url"], data=b"wrong"), 400)
+    # Bytes the document allows that contradict the declared hash: 422 (schemathesis, as 400, flagged it).
+    assert_refused(alice.call("PUT", transfer["url"], data=b"wrong"), 422)
     # The PUT that brought the wrong bytes dropped them: nothing of a.bin was received.
     body = assert_refused(alice.post(f"uploads/{upload['id']}/complete"), 409)
     assert "a.bin" in body["message"]
@@ -163,7 +181,8 @@ def test_too_many_bytes_and_wrong_offset(local_team, unique):
     content = ref.encode()  # content of its own: not stored yet
     upload = alice.start(ref, {"a": content}).json()
     url = upload["files"][0]["transfer"]["url"]
-    assert_refused(alice.call("PUT", url, data=content * 2), 400)
+    # Found by schemathesis: a body the document allows, longer than the file, was a 400.
+    assert_refused(alice.call("PUT", url, data=content * 2), 413)
     assert_refused(alice.call("PUT", url + "?offset=2", data=b"c"), 409)
     assert_refused(alice.call("PUT", url + "?offset=-1", data=b"c"), 400)
     assert_refused(alice.call("PUT", url.replace(upload["files"][0]["sha256"], "0" * 64), data=b"c"), 404)
@@ -278,3 +297,66 @@ def test_raw_dot_segments_and_encoded_slashes(local_team, raw_targets, case, tar
     assert (got, set(answer), answer["error"]) == (status, {"error", "message"}, ERRORS[status]), answer
     assert words.format(**values) in answer["message"], answer
     assert bob.get("datasets/users/bob/rawpaths").status_code == 404, "nothing lands in bob's namespace"
+
+
+# -- found by the schemathesis run (tests/fuzz) or while writing the schemas it checks -------------
+
+
+def test_integral_numbers_written_as_floats(local_team, unique):
+    """JSON has one number type and JSON Schema calls 1.0 an integer: the registry takes it as 1."""
+    alice = local_team.registry("alice")
+    ref = f"users/alice/{unique('float')}"
+    alice.push(ref, {"a": b"1"})
+    answer = alice.call("PUT", f"datasets/{ref}/aliases/prod", json={"version": 1.0})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"alias": "prod", "version": 1}
+    assert_refused(alice.call("PUT", f"datasets/{ref}/aliases/prod", json={"version": 1.5}))
+    other = f"users/alice/{unique('float')}"
+    upload = start_with(alice, other, [{**GOOD, "size": 2.0}])
+    assert upload.status_code == 201, upload.text
+    assert upload.json()["files"][0]["size"] == 2
+
+
+def test_tag_with_a_trailing_newline(local_team, unique):
+    """The patterns are matched whole: ``$`` let "ok\\n" through as a tag."""
+    alice = local_team.registry("alice")
+    name = unique("tag")
+    assert_refused(alice.post("datasets", json={"namespace": "users/alice", "name": name, "tags": ["ok\n"]}))
+    assert_nothing_stored(alice, f"users/alice/{name}")
+    alice.push(f"users/alice/{name}", {"a": b"1"})
+    assert_refused(alice.call("PATCH", f"datasets/users/alice/{name}", json={"tags": ["ok", "fine\n"]}))
+    assert alice.get(f"datasets/users/alice/{name}").json()["tags"] == []
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("POST", "datasets/users/alice/x/versions", "GET"),
+    ("PUT", "datasets", "GET, POST"),
+    ("PATCH", "uploads/" + "0" * 32, "GET, DELETE"),
+    ("GET", "uploads/" + "0" * 32 + "/complete", "POST"),
+], ids=["versions", "list", "upload", "complete"])
+def test_method_not_allowed_says_which_are(local_team, method, path, allow):
+    """RFC 9110: a 405 carries Allow, the methods the route implements."""
+    answer = local_team.registry("alice").call(method, path)
+    assert_refused(answer, 405)
+    assert answer.headers["Allow"] == allow
+
+
+def test_openapi_document_states_what_the_registry_enforces(local_team, unique):
+    """Valid OpenAPI 3.1, and its path parameters carry the rules: a value they admit is not a 400."""
+    from openapi_spec_validator import validate
+
+    alice = local_team.registry("alice")
+    doc = alice.get("openapi.json").json()
+    validate(doc)
+    operation = doc["paths"]["/api/v1/datasets/{owner_kind}/{owner}/{name}/versions/{ref}"]["get"]
+    schemas = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert schemas["owner_kind"]["enum"] == ["users", "groups"]
+    for name in ("iris", "a.b_c-1", "x" * 128):
+        assert re.search(schemas["name"]["pattern"], name)
+        assert alice.get(f"datasets/users/alice/{name}").status_code == 404
+    for name in (".hidden", "a b", "x" * 129):
+        assert not re.search(schemas["name"]["pattern"], name)
+        assert_refused(alice.get(f"datasets/users/alice/{name}"))
+    assert set(operation["responses"]) >= {"200", "4XX"}
+    assert operation["responses"]["4XX"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"}

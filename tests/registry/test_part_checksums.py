@@ -39,7 +39,7 @@ def test_parts_are_signed_with_their_crc32_and_wrong_bytes_make_no_version(make_
     assert taken.status_code == 200, taken.text
     assert requests.put(second["url"], data=data[first["size"] :], headers=second["headers"], timeout=60).ok
     answer = alice.post(f"uploads/{upload['id']}/complete")
-    assert (answer.status_code, answer.json()["error"]) == (400, "checksum_mismatch"), answer.text
+    assert (answer.status_code, answer.json()["error"]) == (422, "checksum_mismatch"), answer.text
     assert "'big.bin'" in answer.json()["message"]
     assert alice.get(f"datasets/{ref}/versions").json()["items"] == []
 

@@ -1,8 +1,13 @@
-"""Every route checks its scope; the OpenAPI document tells the truth; teams share through groups."""
+"""Every route checks its scope; the OpenAPI document tells the truth; teams share through groups.
+
+The walk runs on both storage backends (``team``: local, and S3 on moto): S3 answers some routes
+differently (presigned parts and redirects), and must refuse the same callers.
+"""
 
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 import requests
@@ -38,10 +43,10 @@ def test_openapi_matches_routes(local_team):
 
 
 @pytest.fixture(scope="module")
-def walk(local_team):
+def walk(team):
     """alice's artifacts and an open upload, and tokens that may not reach them."""
-    alice_session = local_team.users["alice"][0]
-    alice = Registry(local_team.hub, alice_session.new_token())
+    alice_session = team.users["alice"][0]
+    alice = Registry(team.hub, alice_session.new_token())
     secret = b"alice's secret bytes"
     for kind in ("datasets", "models"):
         alice.push("users/alice/secret", {"s.txt": secret}, kind=kind)
@@ -49,7 +54,7 @@ def walk(local_team):
     upload = alice.start("users/alice/secret", {"s.txt": secret, "t.txt": b"more secret bytes"}).json()
     tokens = {
         "no token": None,
-        "another user": local_team.users["bob"][0].new_token(),
+        "another user": team.users["bob"][0].new_token(),
         # alice's own tokens, each lacking the scope a route needs (see ``lacking``)
         "read only": alice_session.new_token(scopes=["custom:datasets:read!user=alice",
                                                       "custom:models:read!user=alice"]),
@@ -107,10 +112,10 @@ def operations():
 
 @pytest.mark.parametrize("caller", ["no token", "another user", "lacking scope"])
 @pytest.mark.parametrize(("path", "method", "scope"), operations(), ids=[f"{m} {p}" for p, m, _ in operations()])
-def test_route_refuses(local_team, walk, caller, path, method, scope):
+def test_route_refuses(team, walk, caller, path, method, scope):
     tokens, values, upload_id = walk
     token = tokens[lacking(scope) if caller == "lacking scope" else caller]
-    url = local_team.hub.url + "services/registry" + re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    url = team.hub.url + "services/registry" + re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     params = {"namespace": "users/alice"} if re.match(r"^/api/v1/(datasets|models)$", path) else {}
     headers = {"Authorization": f"token {token}"} if token else {}
     answer = requests.request(method.upper(), url, headers=headers, params=params, timeout=30,
@@ -122,9 +127,28 @@ def test_route_refuses(local_team, walk, caller, path, method, scope):
         assert leak not in answer.text
 
 
-def test_refused_requests_changed_nothing(local_team, walk):
+def test_models_only_token_cannot_upload_datasets(team, walk):
+    """A token for alice's models is refused on every step of a datasets upload, and takes models."""
+    tokens, values, upload_id = walk
+    models_only = Registry(team.hub, tokens["models only"])
+    files = {"m.txt": b"a model's bytes"}
+    for answer in (
+        models_only.start("users/alice/secret", files),
+        models_only.start(f"users/alice/{secrets.token_hex(3)}", files),
+        models_only.get(f"uploads/{upload_id}"),
+        models_only.call("PUT", f"uploads/{upload_id}/blobs/{values['sha256']}", data=b"more secret bytes"),
+        models_only.post(f"uploads/{upload_id}/complete"),
+        models_only.call("DELETE", f"uploads/{upload_id}"),
+    ):
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"] == "forbidden"
+    version, _ = models_only.push(f"users/alice/{secrets.token_hex(3)}", files, kind="models")
+    assert version["kind"] == "models"
+
+
+def test_refused_requests_changed_nothing(team, walk):
     _, _values, upload_id = walk
-    alice = local_team.registry("alice")
+    alice = team.registry("alice")
     for kind in ("datasets", "models"):
         artifact = alice.get(f"{kind}/users/alice/secret").json()
         assert artifact["description"] == "" and artifact["aliases"] == {"latest": 1, "prod": 1}
@@ -139,9 +163,11 @@ GROUP_ROLES = (
 )
 
 
-def test_group_sharing(make_team):
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_group_sharing(make_team, request, backend):
     """alice (vision, vision-writers) shares in groups/vision; bob (vision) reads; carol is out."""
-    team = make_team(lines=GROUP_ROLES)
+    s3 = request.getfixturevalue("s3_endpoint") if backend == "s3" else None
+    team = make_team(backend, s3, lines=GROUP_ROLES)
     admin = team.hub.admin()
     assert admin.api("POST", "groups/vision", json={}).status_code == 201
     assert admin.api("POST", "groups/vision/users", json={"users": ["alice", "bob"]}).status_code == 200

@@ -19,6 +19,8 @@ from ..validation import Settings, check_name, check_namespace
 
 DEFAULT_TAIL = 200
 MAX_TAIL = 100_000
+#: ``?follow=`` values: the first two follow.
+FOLLOW = ("1", "true", "0", "false")
 
 
 @dataclass
@@ -71,9 +73,9 @@ class DeploymentsBaseHandler(APIHandler):
         if not 1 <= tail <= MAX_TAIL:
             raise APIError(400, f"tail must be 1-{MAX_TAIL} lines.")
         follow = self.get_query_argument("follow", "0")
-        if follow not in ("0", "1", "true", "false"):
+        if follow not in FOLLOW:
             raise APIError(400, "follow must be 1 or 0.")
-        return tail, follow in ("1", "true")
+        return tail, follow in FOLLOW[:2]
 
     async def write_text(self, text: str, stream: AsyncIterator[str] | None = None) -> None:
         """Answer ``text/plain``: ``text``, or what ``stream`` yields until it ends or the client goes."""

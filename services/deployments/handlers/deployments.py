@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ...errors import APIError
-from ...openapi import operation
+from ...openapi import json_answer, operation, ref, text_answer
 from ...paging import PageRequest
 from ..models import Deployment
+from ..schemas import DEPLOYMENT_CREATE, LOG_OPTIONS
 from ..store import create_deployment, get_deployment, list_deployments
 from ..validation import ModelRef, model_spec, parse_model_ref, service_spec
 from ..views import deployment_view
@@ -23,7 +24,7 @@ def _list(session: Session, namespaces: set[str] | None, paging: PageRequest, pr
 
 class DeploymentsHandler(DeploymentsBaseHandler):
     @operation("List the deployments the caller may read (?namespace=, ?limit=, ?after=).",
-               scope="custom:deployments:read", tags=["deployments"])
+               scope="custom:deployments:read", tags=["deployments"], returns=ref("DeploymentPage"))
     async def get(self) -> None:
         namespaces = self.namespaces()
         self.write_json(await self.service.db.run(_list, namespaces, self.paging(), self.service.prefix))
@@ -31,8 +32,8 @@ class DeploymentsHandler(DeploymentsBaseHandler):
     @operation(
         "Deploy a model ({\"model\": \"users/alice/churn@production\", ...}) or a service ({\"namespace\", "
         "\"name\", \"command\"|\"image\", \"port\", ...}); it starts in the background. 409 if the name is taken.",
-        scope="custom:deployments:write", tags=["deployments"],
-        responses={"201": {"description": "Created (status pending)"}},
+        scope="custom:deployments:write", tags=["deployments"], body=DEPLOYMENT_CREATE,
+        responses={"201": json_answer("Created (status pending)", ref("Deployment"))},
     )
     async def post(self) -> None:
         body = self.get_json_body()
@@ -81,7 +82,7 @@ class OneDeployment(DeploymentsBaseHandler):
 
 class DeploymentHandler(OneDeployment):
     @operation("Get a deployment: its spec, status and endpoint URL.", scope="custom:deployments:read",
-               tags=["deployments"])
+               tags=["deployments"], returns=ref("Deployment"))
     async def get(self, owner_kind: str, owner: str, name: str) -> None:
         deployment = await self.find(owner_kind, owner, name, "read")
         self.write_json(deployment_view(deployment, self.service.prefix))
@@ -98,7 +99,7 @@ class DeploymentHandler(OneDeployment):
 
 class StartHandler(OneDeployment):
     @operation("Start a deployment (desired state running); it starts in the background.",
-               scope="custom:deployments:write", tags=["deployments"])
+               scope="custom:deployments:write", tags=["deployments"], returns=ref("Deployment"))
     async def post(self, owner_kind: str, owner: str, name: str) -> None:
         deployment = await self.find(owner_kind, owner, name, "write")
         self.log.info("%s starts %s", self.user, self.service.controller.describe(deployment))
@@ -107,7 +108,7 @@ class StartHandler(OneDeployment):
 
 class StopHandler(OneDeployment):
     @operation("Stop a deployment (desired state stopped): its runtime is stopped and removed.",
-               scope="custom:deployments:write", tags=["deployments"])
+               scope="custom:deployments:write", tags=["deployments"], returns=ref("Deployment"))
     async def post(self, owner_kind: str, owner: str, name: str) -> None:
         deployment = await self.find(owner_kind, owner, name, "write")
         self.log.info("%s stops %s", self.user, self.service.controller.describe(deployment))
@@ -116,7 +117,7 @@ class StopHandler(OneDeployment):
 
 class RestartHandler(OneDeployment):
     @operation("Restart a deployment: its runtime is stopped and started again, in the background.",
-               scope="custom:deployments:write", tags=["deployments"])
+               scope="custom:deployments:write", tags=["deployments"], returns=ref("Deployment"))
     async def post(self, owner_kind: str, owner: str, name: str) -> None:
         deployment = await self.find(owner_kind, owner, name, "write")
         self.log.info("%s restarts %s", self.user, self.service.controller.describe(deployment))
@@ -128,7 +129,7 @@ class RolloutHandler(OneDeployment):
         "Roll out: resolve the model reference again, start the new version, wait until it is ready, switch "
         "traffic, then stop the old one (no request fails). Runs in the background: the status is starting "
         "until the switch, then ready with the new model_version (or ready with the old one and a message).",
-        scope="custom:deployments:write", tags=["deployments"],
+        scope="custom:deployments:write", tags=["deployments"], returns=ref("Deployment"),
     )
     async def post(self, owner_kind: str, owner: str, name: str) -> None:
         deployment = await self.find(owner_kind, owner, name, "write")
@@ -141,7 +142,8 @@ class RolloutHandler(OneDeployment):
 
 class LogsHandler(OneDeployment):
     @operation("The deployment's output as text/plain: ?tail= lines (default 200), ?follow=1 streams it.",
-               scope="custom:deployments:read", tags=["deployments"])
+               scope="custom:deployments:read", tags=["deployments"], parameters=LOG_OPTIONS,
+               responses={"200": text_answer("The log")})
     async def get(self, owner_kind: str, owner: str, name: str) -> None:
         tail, follow = self.log_options()
         deployment = await self.find(owner_kind, owner, name, "read")

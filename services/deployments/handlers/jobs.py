@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ...errors import APIError
-from ...openapi import operation
+from ...openapi import json_answer, operation, ref, text_answer
 from ...paging import PageRequest
 from ..models import Job, JobRun
+from ..schemas import JOB_CREATE, LOG_OPTIONS
 from ..store import create_job, get_job, get_run, job_runs, list_jobs
-from ..validation import job_spec
+from ..validation import RUN_NUMBER, job_spec
 from ..views import JOB_RUNS_SHOWN, job_view, run_view
 from ..workloads import next_cron_time
 from .base import DeploymentsBaseHandler
@@ -39,14 +40,15 @@ def _run(session: Session, namespace: str, name: str, number: int) -> tuple[Job,
 
 
 def run_number(text: str) -> int:
-    if not text.isdigit() or len(text) > 9 or int(text) < 1:
+    # A pattern, not str.isdigit: that takes "²", which int() does not.
+    if not RUN_NUMBER.fullmatch(text) or int(text) < 1:
         raise APIError(400, f"run number {text!r} must be a positive integer.")
     return int(text)
 
 
 class JobsHandler(DeploymentsBaseHandler):
     @operation("List the jobs the caller may read (?namespace=, ?limit=, ?after=).",
-               scope="custom:deployments:read", tags=["jobs"])
+               scope="custom:deployments:read", tags=["jobs"], returns=ref("JobPage"))
     async def get(self) -> None:
         namespaces = self.namespaces()
         self.write_json(await self.service.db.run(_list, namespaces, self.paging()))
@@ -54,7 +56,8 @@ class JobsHandler(DeploymentsBaseHandler):
     @operation(
         "Create a job ({\"namespace\", \"name\", \"command\"|\"image\", \"env\"?, \"resources\"?, \"schedule\"?}); "
         "without a schedule its first run starts now. 409 if the name is taken.",
-        scope="custom:deployments:write", tags=["jobs"], responses={"201": {"description": "Created"}},
+        scope="custom:deployments:write", tags=["jobs"], body=JOB_CREATE,
+        responses={"201": json_answer("Created", ref("Job"))},
     )
     async def post(self) -> None:
         fields = job_spec(self.get_json_body(), self.service.checks)
@@ -78,7 +81,8 @@ class OneJob(DeploymentsBaseHandler):
 
 
 class JobHandler(OneJob):
-    @operation("Get a job, with its 20 newest runs.", scope="custom:deployments:read", tags=["jobs"])
+    @operation("Get a job, with its 20 newest runs.", scope="custom:deployments:read", tags=["jobs"],
+               returns=ref("Job"))
     async def get(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.job_namespace(owner_kind, owner, name, "read")
         self.write_json(await self.service.db.run(_job, namespace, name))
@@ -95,13 +99,14 @@ class JobHandler(OneJob):
 
 
 class RunsHandler(OneJob):
-    @operation("The job's runs, newest first (?limit=, ?after=).", scope="custom:deployments:read", tags=["jobs"])
+    @operation("The job's runs, newest first (?limit=, ?after=).", scope="custom:deployments:read", tags=["jobs"],
+               returns=ref("RunPage"))
     async def get(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.job_namespace(owner_kind, owner, name, "read")
         self.write_json(await self.service.db.run(_runs, namespace, name, self.paging()))
 
     @operation("Run the job now.", scope="custom:deployments:write", tags=["jobs"],
-               responses={"201": {"description": "Created"}})
+               responses={"201": json_answer("Created", ref("Run"))})
     async def post(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.job_namespace(owner_kind, owner, name, "write")
         job = await self.service.db.run(get_job, namespace, name)
@@ -110,7 +115,7 @@ class RunsHandler(OneJob):
 
 
 class RunHandler(OneJob):
-    @operation("Get one run of the job.", scope="custom:deployments:read", tags=["jobs"])
+    @operation("Get one run of the job.", scope="custom:deployments:read", tags=["jobs"], returns=ref("Run"))
     async def get(self, owner_kind: str, owner: str, name: str, number: str) -> None:
         namespace = self.job_namespace(owner_kind, owner, name, "read")
         job, run = await self.service.db.run(_run, namespace, name, run_number(number))
@@ -119,7 +124,8 @@ class RunHandler(OneJob):
 
 class RunLogsHandler(OneJob):
     @operation("A run's output as text/plain: ?tail= lines (default 200), ?follow=1 streams it while it runs.",
-               scope="custom:deployments:read", tags=["jobs"])
+               scope="custom:deployments:read", tags=["jobs"], parameters=LOG_OPTIONS,
+               responses={"200": text_answer("The log")})
     async def get(self, owner_kind: str, owner: str, name: str, number: str) -> None:
         tail, follow = self.log_options()
         namespace = self.job_namespace(owner_kind, owner, name, "read")
@@ -135,7 +141,7 @@ class RunLogsHandler(OneJob):
 
 class RunCancelHandler(OneJob):
     @operation("Cancel a run in progress (status cancelled, its log kept); a finished run stays as it is.",
-               scope="custom:deployments:write", tags=["jobs"])
+               scope="custom:deployments:write", tags=["jobs"], returns=ref("Run"))
     async def post(self, owner_kind: str, owner: str, name: str, number: str) -> None:
         namespace = self.job_namespace(owner_kind, owner, name, "write")
         job, run = await self.service.db.run(_run, namespace, name, run_number(number))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ...errors import APIError
-from ...openapi import operation
+from ...openapi import json_answer, operation, ref
 from ..catalog import artifact_json, create_artifact, delete_artifact, get_artifact, list_artifacts, update_artifact
+from ..schemas import ARTIFACT_CHANGE, ARTIFACT_CREATE
 from ..validation import TAG, check_description, check_name, check_namespace, check_tags, fields
 from .base import RegistryHandler
 
@@ -25,7 +26,7 @@ class ArtifactsHandler(RegistryHandler):
         "List the {kind} the caller may read; filter by namespace, tag (repeatable, all must match) and q "
         "(text in name or description); by namespace and name, paginated with limit and after (the next of the "
         "page before).",
-        scope="custom:{kind}:read",
+        scope="custom:{kind}:read", returns=ref("ArtifactPage"),
     )
     async def get(self) -> None:
         namespace = self.get_query_argument("namespace", None)
@@ -33,7 +34,7 @@ class ArtifactsHandler(RegistryHandler):
         text = self.get_query_argument("q", None)
         paging = self.paging()
         for tag in tags:
-            if not TAG.match(tag):
+            if not TAG.fullmatch(tag):
                 raise APIError(400, f"tag {tag!r} is not valid.")
         if text is not None and len(text) > 200:
             raise APIError(400, "q is longer than 200 characters.")
@@ -49,8 +50,8 @@ class ArtifactsHandler(RegistryHandler):
 
     @operation(
         "Create a {item}: {\"namespace\", \"name\", \"description\"?, \"tags\"?}; 409 if it exists.",
-        scope="custom:{kind}:write",
-        responses={"201": {"description": "Created"}},
+        scope="custom:{kind}:write", body=ARTIFACT_CREATE,
+        responses={"201": json_answer("Created", ref("Artifact"))},
     )
     async def post(self) -> None:
         body = fields(self.get_json_body(), {"namespace": str, "name": str}, {"description": str, "tags": list})
@@ -66,12 +67,13 @@ class ArtifactsHandler(RegistryHandler):
 
 
 class ArtifactHandler(RegistryHandler):
-    @operation("Get a {item}.", scope="custom:{kind}:read")
+    @operation("Get a {item}.", scope="custom:{kind}:read", returns=ref("Artifact"))
     async def get(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.artifact(owner_kind, owner, name, "read")
         self.write_json(await self.reg.db.run(_get, self.kind, namespace, name))
 
-    @operation("Change a {item}'s description and tags: {\"description\"?, \"tags\"?}.", scope="custom:{kind}:write")
+    @operation("Change a {item}'s description and tags: {\"description\"?, \"tags\"?}.", scope="custom:{kind}:write",
+               body=ARTIFACT_CHANGE, returns=ref("Artifact"))
     async def patch(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.artifact(owner_kind, owner, name, "write")
         body = fields(self.get_json_body(), {}, {"description": str, "tags": list})

@@ -54,6 +54,8 @@ def for_kind(handler: type[RegistryHandler], kind: str) -> type[RegistryHandler]
             **spec,
             "summary": spec["summary"].replace("{kind}", kind).replace("{item}", kind[:-1]),
             "x-scope": spec["x-scope"].replace("{kind}", kind),
+            # A body that differs by kind is given as a function of the kind.
+            "body": spec["body"](kind) if callable(spec.get("body")) else spec.get("body"),
             "tags": [kind],
         }
         attrs[name] = call

@@ -41,7 +41,10 @@ class FileHandler(RegistryHandler):
         "Download one file of a version: streamed (Range supported) or a 307 to a presigned S3 URL; "
         "?redirect=false answers {\"url\"} instead.",
         scope="custom:{kind}:read",
-        responses={"206": {"description": "Partial content"}, "307": {"description": "Redirect to S3"}},
+        responses={"200": {"description": "The file, in its media type ({\"url\"} with ?redirect=false)",
+                           "content": {"*/*": {}}},
+                   "206": {"description": "Partial content", "content": {"*/*": {}}},
+                   "307": {"description": "Redirect to S3"}},
     )
     async def get(self, owner_kind: str, owner: str, name: str, ref: str, path: str) -> None:
         namespace = self.artifact(owner_kind, owner, name, "read")

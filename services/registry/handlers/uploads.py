@@ -8,10 +8,13 @@ from typing import Any
 from tornado.web import stream_request_body
 
 from ...errors import APIError
-from ...openapi import operation
+from ...openapi import json_answer, operation, ref
+from ..schemas import upload_create
 from ..transfers import abort_upload, begin_upload, complete_upload, describe_upload, staged_bytes, verify_staged
 from ..uploads import Declared, UploadState, upload_state
 from ..validation import (
+    DIGITS,
+    MAX_LINEAGE_DATASETS,
     SHA256,
     UPLOAD_ID,
     check_files,
@@ -31,8 +34,8 @@ class UploadsHandler(RegistryHandler):
         "Start an upload session for a new version: {\"files\": [{path, size, sha256, media_type?, part_crc32?}], "
         "\"metadata\"?, \"lineage\"? (models)}. 200 {\"unchanged\", \"version\"} when the files equal the latest "
         "version's; else 201 Upload saying which blobs to send and how. Creates the {item} if missing.",
-        scope="custom:{kind}:write",
-        responses={"201": {"description": "Upload session"}},
+        scope="custom:{kind}:write", body=upload_create, returns=ref("Unchanged"),
+        responses={"201": json_answer("Upload session", ref("Upload"))},
     )
     async def post(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.artifact(owner_kind, owner, name, "write")
@@ -52,8 +55,8 @@ class UploadsHandler(RegistryHandler):
             raise APIError(400, "lineage is recorded for models only.")
         fields(lineage, {}, _LINEAGE)
         refs = [parse_full_ref(ref) for ref in lineage.get("datasets") or []]
-        if len(refs) > 100:
-            raise APIError(400, "at most 100 datasets in a model's lineage.")
+        if len(refs) > MAX_LINEAGE_DATASETS:
+            raise APIError(400, f"at most {MAX_LINEAGE_DATASETS} datasets in a model's lineage.")
         for namespace, _, _ in refs:
             self.require("datasets", "read", namespace)
         workspace, flavor = lineage.get("workspace"), lineage.get("flavor")
@@ -72,7 +75,7 @@ class UploadSessionHandler(RegistryHandler):
     """A route on one upload session: write on the session's artifact namespace is required."""
 
     async def session(self, upload_id: str) -> UploadState:
-        if not UPLOAD_ID.match(upload_id):
+        if not UPLOAD_ID.fullmatch(upload_id):
             raise APIError(404, f"No upload session {upload_id!r}.")
         state = await self.reg.db.run(upload_state, upload_id)
         self.require(state.kind, "write", state.namespace)
@@ -83,7 +86,7 @@ class UploadHandler(UploadSessionHandler):
     @operation(
         "An upload session: status, which files are stored, and for the rest how to send them (S3 parts "
         "already received are marked done; streamed files give the offset to resume from).",
-        scope="custom:{kind}:write",
+        scope="custom:{kind}:write", returns=ref("Upload"),
     )
     async def get(self, upload_id: str) -> None:
         state = await self.session(upload_id)
@@ -103,7 +106,7 @@ class CompleteHandler(UploadSessionHandler):
         "Complete an upload session: every blob's size and sha256 are checked, then the version is created "
         "in one transaction (201 Version). 409 if already completed or content is missing.",
         scope="custom:{kind}:write",
-        responses={"201": {"description": "Version created"}},
+        responses={"201": json_answer("Version created", ref("Version"))},
     )
     async def post(self, upload_id: str) -> None:
         await self.session(upload_id)
@@ -130,7 +133,7 @@ class BlobHandler(UploadSessionHandler):
         upload_id, sha256 = self.path_kwargs["upload_id"], self.path_kwargs["sha256"]
         if self.request.method != "PUT":
             return
-        if not SHA256.match(sha256):
+        if not SHA256.fullmatch(sha256):
             raise APIError(404, f"{sha256!r} is not a sha256.")
         state = await self.session(upload_id)
         blob = next((b for b in state.blobs if b["sha256"] == sha256), None)
@@ -151,8 +154,9 @@ class BlobHandler(UploadSessionHandler):
             raise APIError(409, f"{received} bytes of this file were received; resume with ?offset={received}.",
                            error="offset_mismatch")
         length = self.request.headers.get("Content-Length")
-        if length is not None and (not length.isdigit() or offset + int(length) > self._size):
-            raise APIError(400, f"The file has {self._size} bytes; {length} from offset {offset} is too many.")
+        if length is not None and (not DIGITS.fullmatch(length) or offset + int(length) > self._size):
+            # 413, not 400: the document cannot state the limit, which is this file's size.
+            raise APIError(413, f"The file has {self._size} bytes; {length} from offset {offset} is too many.")
         active = self.settings["active_streams"]
         if (upload_id, sha256) in active:
             raise APIError(409, "This file is being sent by another request; wait for it or retry later.")
@@ -168,7 +172,8 @@ class BlobHandler(UploadSessionHandler):
 
     def _offset(self) -> int:
         offset = self.get_query_argument("offset", "0")
-        if not offset.isdigit() or int(offset) > self._size:
+        # A pattern, not str.isdigit: that takes "²", which int() does not.
+        if not DIGITS.fullmatch(offset) or int(offset) > self._size:
             raise APIError(400, f"offset must be an integer from 0 to {self._size}.")
         return int(offset)
 
@@ -184,7 +189,9 @@ class BlobHandler(UploadSessionHandler):
     @operation(
         "Send a blob's bytes from ?offset=N (the bytes already received, see the session) to the end; "
         "the file is verified and stored once complete. Answers {\"sha256\", \"received\"}.",
-        scope="custom:{kind}:write",
+        scope="custom:{kind}:write", returns=ref("BlobReceived"),
+        parameters=[{"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}}],
+        requestBody={"required": True, "content": {"application/octet-stream": {"schema": {}}}},
     )
     async def put(self, upload_id: str, sha256: str) -> None:
         if self._skip:

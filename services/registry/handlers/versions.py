@@ -5,22 +5,24 @@ from __future__ import annotations
 from mllab.client.protocol import MAX_VERSION
 
 from ...errors import APIError
-from ...openapi import operation
+from ...openapi import operation, ref
 from ..catalog import delete_alias, delete_version, get_version, list_versions, set_alias
+from ..schemas import ALIAS_SET, BY_NUMBER
 from ..validation import check_alias, fields, parse_ref
 from .base import RegistryHandler
 
 
 class VersionsHandler(RegistryHandler):
     @operation("List a {item}'s versions, newest first, without their files; paginated with limit and after.",
-               scope="custom:{kind}:read")
+               scope="custom:{kind}:read", returns=ref("VersionPage"))
     async def get(self, owner_kind: str, owner: str, name: str) -> None:
         namespace = self.artifact(owner_kind, owner, name, "read")
         self.write_json(await self.reg.db.run(list_versions, self.kind, namespace, name, self.paging()))
 
 
 class VersionHandler(RegistryHandler):
-    @operation("Get a version (by number or alias) with its files and lineage.", scope="custom:{kind}:read")
+    @operation("Get a version (by number or alias) with its files and lineage.", scope="custom:{kind}:read",
+               returns=ref("Version"))
     async def get(self, owner_kind: str, owner: str, name: str, ref: str) -> None:
         namespace = self.artifact(owner_kind, owner, name, "read")
         self.write_json(
@@ -29,7 +31,7 @@ class VersionHandler(RegistryHandler):
 
     @operation(
         "Delete a version by number (its content is freed by the garbage collector once unreferenced).",
-        scope="custom:{kind}:write",
+        scope="custom:{kind}:write", parameters=BY_NUMBER,
         responses={"204": {"description": "Deleted"}},
     )
     async def delete(self, owner_kind: str, owner: str, name: str, ref: str) -> None:
@@ -44,7 +46,8 @@ class VersionHandler(RegistryHandler):
 
 
 class AliasHandler(RegistryHandler):
-    @operation("Point an alias at a version: {\"version\": N}. latest moves by itself.", scope="custom:{kind}:write")
+    @operation("Point an alias at a version: {\"version\": N}. latest moves by itself.", scope="custom:{kind}:write",
+               body=ALIAS_SET, returns=ref("Alias"))
     async def put(self, owner_kind: str, owner: str, name: str, alias: str) -> None:
         namespace = self.artifact(owner_kind, owner, name, "write")
         alias = self._settable(alias)
