@@ -157,3 +157,17 @@ async def test_workspace_pods_keep_z2jh_labels(hub_config):
     assert labels["release"] == RELEASE and labels["app"] == "jupyterhub"
     assert labels["component"] == "singleuser-server"
     assert labels["app.kubernetes.io/part-of"] == "mllab"
+
+
+def test_admin_settings_win_over_the_charts(tmp_path):
+    """An MLLab.services entry in the values goes over the chart's declaration of that service
+    (its token stays); an authenticator other than z2jh's placeholder is the admin's choice."""
+    values = {"jupyterhub": {"hub": {"config": {
+        "MLLab": {"services": {"registry": {"oauth_no_confirm": False}}},
+        "JupyterHub": {"authenticator_class": "mllab-github"},
+    }}}}
+    c, tokens = load_hub_config(tmp_path / "hub", values)
+    registry = next(spec for spec in c.JupyterHub.services if spec["name"] == "registry")
+    assert registry["oauth_no_confirm"] is False
+    assert registry["api_token"] == tokens["registry"] and registry["url"] == "http://mllab-registry:8080"
+    assert c.JupyterHub.authenticator_class == "mllab-github"
