@@ -93,6 +93,24 @@ def test_dataset_page_sets_an_alias_and_downloads(hub, page, registry):
     assert registry.get("datasets/users/admin/wine").json()["aliases"] == {"latest": 2}
 
 
+def test_model_page_shows_lineage_and_metrics(hub, page, registry):
+    registry.push("users/admin/train", {"train.csv": b"x,y\n1,0\n"})
+    registry.push("users/admin/clf", {"model.pkl": b"weights"}, kind="models",
+                  lineage={"datasets": ["users/admin/train:1"], "metrics": {"accuracy": 0.93}, "params": {"C": 1.0}})
+    log_in(page, hub)
+    page.get_by_role("link", name="Models").click()
+    page.get_by_role("link", name="clf").click()
+    lineage = page.locator("#lineage")
+    lineage.get_by_role("link", name="users/admin/train:1").wait_for()
+    assert lineage.get_by_role("table", name="Metrics").inner_text().split() == ["Metrics", "accuracy", "0.93"]
+    screenshot(page, "model")
+
+    # Deploy: the Deployments page opens with the version filled in.
+    lineage.get_by_role("link", name="Deploy v1").click()
+    page.wait_for_url("**/services/deployments/?model=*")
+    assert page.get_by_label("Model version").input_value() == "users/admin/clf:1"
+
+
 def test_interrupted_upload_resumes_without_resending(hub, page, tmp_path, registry):
     """The second part's PUT is cut; after a reload, picking the same file sends only what is missing."""
     data = os.urandom(20 * MiB)  # three parts of 8 MiB
@@ -164,10 +182,15 @@ def test_deployments_page_lists_and_operates(hub, page, registry):
     row.get_by_role("link", name="web").click()
     page.wait_for_url("**/services/deployments/users/admin/web")
     page.locator("#status-badge[data-status='ready']").wait_for()
+    # Try it: the page calls the endpoint with the login cookie (a service: GET of its root).
+    assert page.get_by_label("Method").input_value() == "GET"
+    page.get_by_role("button", name="Send").click()
+    page.locator("#try-answer").filter(has_text="Directory listing").wait_for()
+    screenshot(page, "deployment")
+
     page.get_by_role("button", name="Stop").click()
     page.locator("#status-badge[data-status='stopped']").wait_for()
     assert api(hub, registry.token, "GET", deployments + "/users/admin/web").json()["desired"] == "stopped"
-    screenshot(page, "deployment")
 
 
 def test_teams_page_creates_a_team_and_manages_members(hub, page, registry):

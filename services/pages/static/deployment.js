@@ -29,6 +29,7 @@ function show(deployment) {
     ...fact("Created", `${formatTime(deployment.created_at)} by ${deployment.created_by}`),
     ...fact("Last call", formatTime(deployment.last_access) || "never"),
   );
+  suggestRequest(deployment);
   clearTimeout(timer);
   if (["pending", "starting"].includes(deployment.status)) timer = setTimeout(refresh, 2000);
 }
@@ -70,20 +71,44 @@ for (const button of document.querySelectorAll("[data-action]")) {
 document.getElementById("logs-refresh").addEventListener("click", logs);
 
 const tryForm = document.getElementById("try-form");
+
+/** The first time the deployment is shown: a model's scoring request, or a service's root. */
+function suggestRequest(deployment) {
+  if (!tryForm || tryForm.dataset.suggested) return;
+  tryForm.dataset.suggested = "true";
+  const { method, path, body } = tryForm.elements;
+  if (deployment.kind === "model") {
+    method.value = "POST";
+    path.value = "invocations";
+    body.value = JSON.stringify({ inputs: [[1.0, 2.0, 3.0, 4.0]] });
+  } else {
+    method.value = "GET";
+    path.value = "";
+  }
+}
+
 if (tryForm) {
   tryForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const answer = document.getElementById("try-answer");
-    let body;
-    try {
-      body = JSON.parse(tryForm.elements.body.value);
-    } catch (error) {
-      answer.textContent = `The body is not JSON: ${error.message}`;
-      return;
+    const { method, path, body } = tryForm.elements;
+    let json;
+    if (method.value !== "GET" && body.value.trim()) {
+      try {
+        json = JSON.parse(body.value);
+      } catch (error) {
+        answer.textContent = `The body is not JSON: ${error.message}`;
+        return;
+      }
     }
     try {
-      const result = await api(page.endpoint + tryForm.elements.path.value, { method: "POST", json: body });
-      answer.textContent = JSON.stringify(result, null, 2);
+      const url = page.endpoint + path.value.replace(/^\//, "");
+      const result = await api(url, { method: method.value, json, text: true });
+      try {
+        answer.textContent = JSON.stringify(JSON.parse(result), null, 2);
+      } catch {
+        answer.textContent = result;
+      }
     } catch (error) {
       answer.textContent = `${error.status || ""} ${error.message}`;
     }

@@ -51,8 +51,8 @@ function refLinks(refs, targetKind) {
 function table(object, caption) {
   const entries = Object.entries(object);
   if (!entries.length) return el("p", { class: "text-body-secondary" }, `No ${caption.toLowerCase()}.`);
-  return el("table", { class: "table table-sm w-auto" },
-    el("caption", {}, caption),
+  return el("table", { class: "table table-sm w-auto caption-top" },
+    el("caption", { class: "fw-semibold text-body" }, caption),
     el("tbody", {}, entries.map(([key, value]) =>
       el("tr", {}, el("th", { scope: "row" }, key), el("td", {}, JSON.stringify(value))))));
 }
@@ -79,7 +79,7 @@ async function showVersion(number) {
     if (version.lineage) {
       const { datasets, workspace, params, metrics, flavor, user } = version.lineage;
       lineage.append(
-        el("h3", { class: "h6" }, "Lineage"),
+        el("h3", { class: "h6 fw-semibold mt-3" }, "Lineage"),
         el("p", {}, `Made by ${user}${workspace ? ` in workspace ${workspace}` : ""}${flavor ? `, flavor ${flavor}` : ""}.`),
         datasets.length ? refLinks(datasets, "datasets") : el("p", { class: "text-body-secondary" }, "No datasets recorded."),
         table(metrics, "Metrics"), table(params, "Parameters"),
@@ -88,7 +88,7 @@ async function showVersion(number) {
           href: `${page.deployments}?model=${encodeURIComponent(version.ref)}`,
         }, `Deploy v${version.number}`));
     } else if (version.used_by) {
-      lineage.append(el("h3", { class: "h6" }, "Used by"),
+      lineage.append(el("h3", { class: "h6 fw-semibold mt-3" }, "Used by"),
         version.used_by.length ? refLinks(version.used_by, "models")
           : el("p", { class: "text-body-secondary" }, "No model version records this version."));
     }
