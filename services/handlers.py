@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuthenticated
@@ -27,7 +28,7 @@ class JSONHandler(RequestHandler):
     def initialize(self, route: str = "") -> None:
         self.route = route
 
-    def flush(self, include_footers: bool = False):
+    def flush(self, include_footers: bool = False) -> Awaitable[None]:
         # Tornado keeps no count of what it sends; what this flush sends is its write buffer.
         if self.request.method != "HEAD":
             self._bytes_sent += sum(len(chunk) for chunk in self._write_buffer)
