@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from copy import deepcopy
 from pathlib import Path
 
 from jupyterhub.app import JupyterHub
-from traitlets import TraitError, Unicode
+from jupyterhub.objects import Server
+from jupyterhub.utils import AnyTimeoutError
+from traitlets import Float, TraitError, Unicode
 from traitlets.config import Config
 
 from .auth import check_auth
@@ -28,6 +31,18 @@ class MLLabHub(JupyterHub):
     config_file = Unicode(
         "",
         help="An optional jupyterhub_config.py, loaded over the embedded defaults.",
+    ).tag(config=True)
+
+    service_start_timeout = Float(
+        60,
+        help="""
+        Seconds a managed service (the registry, deployments) may take to answer after it is
+        started, before the hub gives up and exits.  JupyterHub's own wait is about ten
+        seconds; a service's first start may migrate a large database, and a busy or small
+        machine imports slowly.  A service that exits meanwhile fails the start at once.
+
+            c.MLLabHub.service_start_timeout = 120
+        """,
     ).tag(config=True)
 
     def load_config_file(self, *args, **kwargs) -> None:
@@ -56,6 +71,31 @@ class MLLabHub(JupyterHub):
         except (PreflightError, TraitError, ValueError, RuntimeError) as e:
             print(f"mllab up: error: {e}", file=sys.stderr)
             self.exit(1)
+
+    async def start_service(self, service_name, service, ssl_context=None) -> bool:
+        if not (service.managed and service.url):
+            return await super().start_service(service_name, service, ssl_context)
+        self.log.info("Starting managed service %s at %s", service_name, service.url)
+        try:
+            await service.start()
+        except Exception:
+            self.log.critical("Failed to start service %s", service_name, exc_info=True)
+            return False
+        server = Server.from_orm(service.orm.server)
+        deadline = time.monotonic() + self.service_start_timeout
+        while True:
+            try:
+                await server.wait_up(http=True, timeout=1, ssl_context=ssl_context)
+                return True
+            except AnyTimeoutError:
+                status = await service.spawner.poll()
+                if status is not None:
+                    self.log.critical("Service %s exited with status %s", service_name, status)
+                    return False
+                if time.monotonic() > deadline:
+                    self.log.critical("Service %s does not answer after %ss", service_name,
+                                      self.service_start_timeout)
+                    return False
 
     def init_spawners(self):
         if self.config.JupyterHub.get("spawner_class") == "mllab-local":
