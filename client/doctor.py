@@ -104,6 +104,9 @@ def check_service(http: requests.Session, settings: Settings, name: str) -> list
     url = urljoin(settings.hub_url, f"services/{name}/api/v1/health?deep=1")
     try:
         response = _get(http, url, settings.token)
+    except requests.Timeout:
+        return [Check(name, False, f"no answer within {TIMEOUT} s",
+                      f"its process may be stuck: the {name} log says on what; restart it")]
     except requests.RequestException as e:
         return [Check(name, False, f"no answer from {url} ({_reason(e)})", "fix the proxy first (see above)")]
     body = _json(response)

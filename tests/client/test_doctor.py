@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 from collections.abc import Iterator
 
 import pytest
+import requests
+from mllab.client import doctor as doctor_checks
+from mllab.client.config import Settings
 
 from ..conftest import slow_fixture
 from ..harness import MLLAB, Hub, free_port
@@ -114,3 +118,15 @@ def test_nothing_running_at_the_url():
     assert first == (f"FAIL  proxy: no answer from {url} (Connection refused). Fix: start the platform (mllab up), "
                      "or set MLLAB_URL to its public address")
     assert all(line.startswith("FAIL") for line in result.stdout.splitlines())
+
+
+def test_a_service_that_does_not_answer(monkeypatch):
+    """A socket that takes the connection and never answers, as a stuck process does."""
+    monkeypatch.setattr(doctor_checks, "TIMEOUT", 0.5)
+    with socket.create_server(("127.0.0.1", 0)) as server, requests.Session() as http:
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/"
+        settings = Settings(hub_url=url, hub_api_url=url + "hub/api/", registry_url=url + "services/registry/",
+                            token="t")
+        assert doctor_checks.check_service(http, settings, "registry") == [doctor_checks.Check(
+            "registry", False, "no answer within 0.5 s", "its process may be stuck: the registry log says on what; "
+            "restart it")]
