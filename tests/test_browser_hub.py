@@ -25,7 +25,19 @@ MiB = 1024 * 1024
 HTTP_SERVICE = ["sh", "-c", 'exec "$0" -m http.server "$PORT" --bind 127.0.0.1', sys.executable]
 
 
+#: Controls of the page's main part that have no accessible name or cannot be reached with Tab.
+UNREACHABLE_OR_UNLABELLED = """() =>
+  [...document.querySelectorAll(
+    "main input:not([type=hidden]), main select, main textarea, main button, main a[href], main pre[tabindex]")]
+  .filter((e) => e.offsetParent !== null)
+  .filter((e) => e.tabIndex < 0 || !((e.labels && e.labels.length) || e.getAttribute("aria-label")
+                                      || e.getAttribute("aria-labelledby") || e.textContent.trim()))
+  .map((e) => e.outerHTML.slice(0, 120))"""
+
+
 def screenshot(page, name: str) -> None:
+    """Keep the screen for a person to look at, once every control on it has a label and a tab stop."""
+    assert page.evaluate(UNREACHABLE_OR_UNLABELLED) == [], name
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
@@ -75,9 +87,14 @@ def test_dataset_page_sets_an_alias_and_downloads(hub, page, registry):
     page.wait_for_url("**/datasets/users/admin/wine")
     page.locator("#file-rows tr").wait_for()
 
-    page.get_by_label("Alias", exact=True).fill("production")
-    page.get_by_label("Version", exact=True).select_option("1")
-    page.get_by_role("button", name="Set").click()
+    # With the keyboard only: type the alias, Tab to the version, pick v1, Tab to Set, Enter.
+    page.get_by_label("Alias", exact=True).focus()
+    page.keyboard.type("production")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "alias-version"
+    page.keyboard.press("ArrowDown")  # v2 -> v1 (newest first)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
     page.locator("#alias-list [data-alias='production']").wait_for()
     assert registry.get("datasets/users/admin/wine").json()["aliases"] == {"latest": 2, "production": 1}
 
