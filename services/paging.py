@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -89,17 +89,45 @@ def _check_key(after: tuple, order: Sequence[InstrumentedAttribute]) -> None:
 
 def keyset_page(session: Session, query: Select, order: Sequence[InstrumentedAttribute], request: PageRequest,
                 descending: bool = False) -> Page:
-    """One page of ``query``'s entities in the order of the ``order`` columns (together unique).
-
-    Reads one row more than the page to know whether another page follows.
-    """
+    """One page of ``query``'s entities in the order of the ``order`` columns (together unique, and the order of
+    an index that the query's equalities leave as a range)."""
     if request.after is not None:
         _check_key(request.after, order)
         key = tuple_(*order)
         query = query.where(key < tuple_(*request.after) if descending else key > tuple_(*request.after))
     query = query.order_by(*(c.desc() if descending else c.asc() for c in order)).limit(request.limit + 1)
-    rows = list(session.scalars(query))
-    if len(rows) <= request.limit:
-        return Page(rows, request.limit, None)
-    rows = rows[: request.limit]
-    return Page(rows, request.limit, encode_cursor([getattr(rows[-1], c.key) for c in order]))
+    return _page(list(session.scalars(query)), request.limit, order)
+
+
+def partitioned_page(session: Session, query: Select, partition: InstrumentedAttribute, values: Iterable[str],
+                     order: InstrumentedAttribute, request: PageRequest) -> Page:
+    """One page of ``query``'s entities whose ``partition`` (a namespace, say) is one of ``values``, by partition
+    (in Python's order of the values) then by ``order`` (the database's), with cursors of both.
+
+    Each value is its own index range (``partition = v AND order > after ORDER BY order``), read value by value
+    until the page is full.  One scan with ``partition IN (...)`` would pass over the rows of every other value in
+    between (PostgreSQL before 17 cannot keep an index's order with a list on its second column), and an equality
+    next to a row comparison loses the comparison's start position: both cost as much as the catalogue is large.
+    """
+    after = request.after
+    if after is not None:
+        _check_key(after, (partition, order))
+    rows: list = []
+    for value in sorted(set(values)):
+        if after is not None and value < after[0]:
+            continue
+        member = query.where(partition == value)
+        if after is not None and value == after[0]:
+            member = member.where(order > after[1])
+        rows += session.scalars(member.order_by(order).limit(request.limit + 1 - len(rows)))
+        if len(rows) > request.limit:
+            break
+    return _page(rows, request.limit, (partition, order))
+
+
+def _page(rows: list, limit: int, order: Sequence[InstrumentedAttribute]) -> Page:
+    # One row past the page says that another page follows.
+    if len(rows) <= limit:
+        return Page(rows, limit, None)
+    rows = rows[:limit]
+    return Page(rows, limit, encode_cursor([getattr(rows[-1], c.key) for c in order]))

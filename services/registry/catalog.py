@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import APIError
-from ..paging import Page, PageRequest, keyset_page
+from ..paging import PageRequest, keyset_page, partitioned_page
 from .models import Alias, Artifact, ArtifactTag, Blob, LineageDataset, Version, utcnow
 from .views import alias_view, artifact_view, version_view
 
@@ -85,12 +85,8 @@ def list_artifacts(
     paging: PageRequest,
 ) -> dict:
     """One page of the artifacts in ``namespaces`` (None: all) that carry every tag and match ``text``,
-    by namespace and name (the order of the kind-namespace-name unique index)."""
+    by namespace and name, each namespace a range of the kind-namespace-name unique index."""
     query = select(Artifact).where(Artifact.kind == kind)
-    if namespaces is not None:
-        if not namespaces:
-            return Page(limit=paging.limit).json([])
-        query = query.where(Artifact.namespace.in_(sorted(namespaces)))
     for tag in tags:
         query = query.where(
             select(ArtifactTag.artifact_id)
@@ -102,7 +98,10 @@ def list_artifacts(
         query = query.where(
             or_(Artifact.name.ilike(pattern, escape="\\"), Artifact.description.ilike(pattern, escape="\\"))
         )
-    found = keyset_page(session, query, (Artifact.namespace, Artifact.name), paging)
+    if namespaces is None:
+        found = keyset_page(session, query, (Artifact.namespace, Artifact.name), paging)
+    else:
+        found = partitioned_page(session, query, Artifact.namespace, namespaces, Artifact.name, paging)
     ids = [a.id for a in found.rows]
     aliases, tags_by_id = _aliases_of(session, ids), _tags_of(session, ids)
     return found.json([artifact_view(a, aliases[a.id], tags_by_id[a.id]) for a in found.rows])
