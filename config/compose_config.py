@@ -49,6 +49,10 @@ c.MLLab.backend = "docker"
 c.MLLab.workspace_image = os.environ.get("MLLAB_WORKSPACE_IMAGE", "mllab/workspace:latest")
 c.MLLabDockerSpawner.network_name = "mllab"
 c.MLLabDockerSpawner.hub_host = "hub"
+# A workspace's first start loads JupyterLab and its tools: more than JupyterHub's 30 s on a
+# busy server.
+c.Spawner.http_timeout = 120
+c.Spawner.start_timeout = 120
 
 # Deployments: containers on the `mllab-deployments` network, which the hub joins too; the
 # service reaches them there and copies models in (it runs in a container, not on the host).

@@ -4,10 +4,6 @@ Nothing can be pulled on the test machines, so the images come from this checkou
 workspace images of ``images/``, built with podman on the local Debian base, as the other
 container tests build theirs) and the two images users pull, PostgreSQL and MinIO, are swapped
 for stand-ins built here by ``override.yaml`` (Debian's PostgreSQL; moto's S3 server).
-
-podman before 4.6 cannot wait for a container to be healthy, so podman-compose starts the hub
-without waiting for PostgreSQL: the hub fails its first starts and its restart policy brings it
-back, where Docker would have waited.
 """
 
 from __future__ import annotations
@@ -64,6 +60,16 @@ class Platform:
         return subprocess.run([*self.compose, *args], env=self.env, capture_output=True, text=True, check=check,
                               timeout=300)
 
+    def up(self, *services: str) -> None:
+        up = self.run("up", "-d", *services, check=False)
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+
+    def healthy(self, service: str) -> bool:
+        """The service's own health check (config/compose.yaml's, or the override's), run now."""
+        [container] = [c["Id"] for c in self.containers() if c["Labels"]["com.docker.compose.service"] == service]
+        return subprocess.run(["podman", "healthcheck", "run", container], env=self.env,
+                              capture_output=True).returncode == 0
+
     def exec_hub(self, *command: str) -> str:
         """``docker compose exec hub ...``, as config/README.md tells admins."""
         return self.run("exec", "-T", "hub", *command).stdout
@@ -118,8 +124,13 @@ def platform(docker_host) -> Iterator[Platform]:
     hub = Hub(data_dir=Path("/nonexistent"), port=port, admin_password="")
     platform = Platform(project, compose, env, hub)
     try:
-        up = platform.run("up", "-d", check=False)
-        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        # What `depends_on: condition: service_healthy` does on Docker: podman 4.3 cannot wait for
+        # health, so PostgreSQL and MinIO are started first and their own health checks run here.
+        platform.up("postgres", "minio")
+        for service in ("postgres", "minio"):
+            wait_for(lambda service=service: platform.healthy(service), timeout=120, interval=1,
+                     what=f"{service}'s health check")
+        platform.up()
 
         def healthy() -> bool:
             try:
