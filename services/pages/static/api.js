@@ -37,13 +37,6 @@ export async function api(path, { method = "GET", json, headers = {}, text = fal
   return text ? response.text() : response.json();
 }
 
-/** One page of a list route; `after` is the `next` cursor of the page before. */
-export async function listPage(path, params, after) {
-  const query = new URLSearchParams(params);
-  if (after) query.set("after", after);
-  return api(`${path}?${query}`);
-}
-
 /** An element with attributes and children (strings become text, never HTML). */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

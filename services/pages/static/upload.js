@@ -50,7 +50,8 @@ function put(url, body, headers, onProgress, withCookie) {
     xhr.upload.onprogress = (event) => onProgress(event.loaded);
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) {
-        resolve(xhr.responseText ? JSON.parse(xhr.responseText || "null") : null);
+        // The registry answers JSON ({received}); S3 answers an empty body.
+        resolve(xhr.responseText ? JSON.parse(xhr.responseText) : null);
         return;
       }
       let body = null;
@@ -73,7 +74,7 @@ function put(url, body, headers, onProgress, withCookie) {
  */
 export async function upload({ kind, namespace, name, files, report }) {
   const key = storeKey(files);
-  let session = await resumable(key, { kind, namespace, name });
+  let session = await resumable(files, { kind, namespace, name });
   if (!session) {
     const total = files.reduce((sum, f) => sum + f.size, 0);
     let hashed = 0;
@@ -100,8 +101,8 @@ export async function upload({ kind, namespace, name, files, report }) {
 }
 
 /** The open session recorded for these files and this artifact, as the registry sees it now; else null. */
-async function resumable(key, artifact) {
-  const record = JSON.parse(localStorage.getItem(key) || "null");
+async function resumable(files, artifact) {
+  const record = recordedUpload(files);
   if (!record) return null;
   if (record.kind !== artifact.kind || record.namespace !== artifact.namespace || record.name !== artifact.name) {
     return null;
@@ -112,7 +113,7 @@ async function resumable(key, artifact) {
   } catch (error) {
     if (!(error instanceof ApiError) || error.status >= 500) throw error;
   }
-  localStorage.removeItem(key);
+  localStorage.removeItem(storeKey(files));
   return null;
 }
 
