@@ -141,8 +141,9 @@ class PageHandler(HubOAuthenticated, RequestHandler):
         try:
             user = self.current_user
         except Exception:
+            # The error may be that the hub could not identify the user: draw the page without one.
             user = None
-        self._hub_auth_user_cache = user
+        self.current_user = user
         self.render_page("error.html", status_code=status_code, message=body["message"])
 
 
