@@ -129,10 +129,10 @@ def record_upload(
             kind=declared.kind, namespace=declared.namespace, name=declared.name, created_by=declared.user,
             description="", next_number=1,
         )
-        session.add(artifact)
         try:
+            # Added inside the savepoint, so that its rollback takes the duplicate out of the session too.
             with session.begin_nested():
-                session.flush()
+                session.add(artifact)
         except IntegrityError:  # created by a concurrent first push
             artifact = get_artifact(session, declared.kind, declared.namespace, declared.name)
     upload = Upload(
