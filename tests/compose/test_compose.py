@@ -31,7 +31,8 @@ from ..workspaces.engine import (
     recipe_files,
 )
 
-pytestmark = pytest.mark.slow
+# The first run on a machine builds the hub image and the two stand-ins (minutes each).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 HERE = Path(__file__).parent
 COMPOSE_FILE = REPO / "config" / "compose.yaml"
@@ -172,7 +173,7 @@ def test_secrets_are_generated_owner_only_and_not_in_the_files(platform):
     modes = platform.exec_hub("stat", "-c", "%a %U", *paths).split("\n")
     assert modes[: len(paths)] == ["600 root"] * len(paths)
     values = [platform.exec_hub("cat", path).strip() for path in paths]
-    assert len(set(values)) == len(values) and all(len(value) >= 32 for value in values)
+    assert len(set(values)) == len(values) and all(len(value) >= 24 for value in values)
     written = "".join(path.read_text() for path in (COMPOSE_FILE, OVERRIDE, HUB_CONFIG))
     assert not [value for value in values if value in written]
 
