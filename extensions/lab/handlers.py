@@ -1,4 +1,4 @@
-"""The extension's routes under the server's base URL (``/user/<name>/``); the lab contract describes them.
+"""The extension's routes under the server's base URL (``/user/<name>/``); docs/workspace-tools.md lists them.
 
 Every route is a Jupyter server API route: authenticated by the hub token or login cookie of
 someone allowed on this server (``access:servers``), XSRF-checked for cookie logins, and
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from functools import partial
 from http.client import responses
 from typing import Any
@@ -70,6 +71,15 @@ class ContextHandler(LabHandler):
         self.reply(await self.blocking(workspace_context, client, self.lab.hub_base_url))
 
 
+def _forwarding() -> Callable[..., Awaitable[None]]:
+    @web.authenticated
+    @authorized
+    async def forwarding(self: ServiceHandler, service: str) -> None:
+        await self._forward(service)
+
+    return forwarding
+
+
 class ServiceHandler(LabHandler):
     """``mllab/api/services/<service>/<path>``: the service's ``api/v1/<path>``, answered as the service answers."""
 
@@ -88,30 +98,13 @@ class ServiceHandler(LabHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(answer.body)
 
-    @web.authenticated
-    @authorized
-    async def get(self, service: str) -> None:
-        await self._forward(service)
-
-    @web.authenticated
-    @authorized
-    async def post(self, service: str) -> None:
-        await self._forward(service)
-
-    @web.authenticated
-    @authorized
-    async def put(self, service: str) -> None:
-        await self._forward(service)
-
-    @web.authenticated
-    @authorized
-    async def patch(self, service: str) -> None:
-        await self._forward(service)
-
-    @web.authenticated
-    @authorized
-    async def delete(self, service: str) -> None:
-        await self._forward(service)
+    # One decorated method per HTTP method: `authorized` keeps the action (read, write) of the first
+    # request a method serves, so methods must not share one.
+    get = _forwarding()
+    post = _forwarding()
+    put = _forwarding()
+    patch = _forwarding()
+    delete = _forwarding()
 
 
 class TransfersHandler(LabHandler):

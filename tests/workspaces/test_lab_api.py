@@ -39,8 +39,8 @@ def home(hub, alice) -> Path:
     return hub.data_dir / "users" / "alice"
 
 
-def lab(hub, token: str, method: str, path: str, **kwargs) -> requests.Response:
-    return api(hub, token, method, f"user/alice/mllab/api/{path}", **kwargs)
+def lab(hub, token: str, method: str, path: str, user: str = "alice", **kwargs) -> requests.Response:
+    return api(hub, token, method, f"user/{user}/mllab/api/{path}", **kwargs)
 
 
 def registry(hub, token: str, path: str) -> requests.Response:
@@ -53,15 +53,15 @@ def write_files(folder: Path, files: dict[str, bytes]) -> None:
         (folder / path).write_bytes(data)
 
 
-def transfer(hub, token: str, body: dict) -> dict:
+def transfer(hub, token: str, body: dict, user: str = "alice") -> dict:
     """Start a transfer and wait for its end; the last transfer object, which must say done."""
-    started = lab(hub, token, "POST", "transfers", json=body)
+    started = lab(hub, token, "POST", "transfers", user=user, json=body)
     assert started.status_code == 202, started.text
     view = started.json()
     assert view["state"] in ("running", "done") and view["direction"] == body["direction"]
 
     def finished():
-        answer = lab(hub, token, "GET", f"transfers/{view['id']}")
+        answer = lab(hub, token, "GET", f"transfers/{view['id']}", user=user)
         assert answer.status_code == 200, answer.text
         return answer.json() if answer.json()["state"] != "running" else None
 
@@ -254,9 +254,8 @@ def test_others_are_refused(hub, alice):
     assert checked.status_code == 400, checked.text  # past the XSRF check, refused by the handler
 
 
-def test_jupyterlab_fetches_no_news_and_no_updates(hub, alice):
-    _, token = alice
-    answer = api(hub, token, "GET", "user/alice/lab/api/settings/@jupyterlab/apputils-extension:notification")
+def check_no_news(hub, token: str, user: str) -> None:
+    answer = api(hub, token, "GET", f"user/{user}/lab/api/settings/@jupyterlab/apputils-extension:notification")
     assert answer.status_code == 200, answer.text
     # What JupyterLab uses: the user's own settings (none yet) over the schema's defaults, which the
     # platform's overrides set.
@@ -265,6 +264,33 @@ def test_jupyterlab_fetches_no_news_and_no_updates(hub, alice):
     effective = {**defaults, **plugin["settings"]}
     assert effective["fetchNews"] == "false"
     assert effective["checkForUpdates"] is False
+
+
+def test_jupyterlab_fetches_no_news_and_no_updates(hub, alice):
+    check_no_news(hub, alice[1], "alice")
+
+
+@pytest.mark.slow
+def test_in_a_workspace_container(make_docker_hub, docker_client):
+    """The workspace image (``pip install`` of the wheel): the routes, JupyterLab's defaults, a push from its home."""
+    hub = make_docker_hub()
+    carol, _ = hub.add_user("carol")
+    token = carol.new_token()
+    spawn(hub, token, "carol", timeout=180)
+    try:
+        assert lab(hub, token, "GET", "context", user="carol").json()["namespace"] == "users/carol"
+        check_no_news(hub, token, "carol")
+        container = docker_client.containers.get(f"{hub.env['MLLAB_TEST_PREFIX']}-carol")
+        written = container.exec_run(["sh", "-c", "mkdir -p data && printf 'a,b\\n1,2\\n' > data/t.csv"],
+                                     user="1000", workdir="/home/jovyan")
+        assert written.exit_code == 0, written.output.decode()
+        done = transfer(hub, token, {"direction": "push", "kind": "datasets", "path": "data", "name": "t"},
+                        user="carol")
+        assert done["ref"] == "users/carol/t:1"
+        [file] = registry(hub, token, "datasets/users/carol/t/versions/1").json()["files"]
+        assert (file["path"], file["size"]) == ("t.csv", 8)
+    finally:
+        stop_server(hub, token, "carol")
 
 
 @pytest.mark.slow
