@@ -209,10 +209,15 @@ def check_command(value: Any) -> list[str]:
     return list(value)
 
 
-def check_image(image: str, allowed: Iterable[str]) -> str:
-    """``image`` if one of the admin's patterns (fnmatch) allows it."""
+def check_image_reference(image: str) -> str:
     if not IMAGE.fullmatch(image):
         raise bad(f"image {image!r} is not a container image reference.")
+    return image
+
+
+def check_image(image: str, allowed: Iterable[str]) -> str:
+    """``image`` if one of the admin's patterns (fnmatch) allows it."""
+    check_image_reference(image)
     if not any(fnmatch.fnmatchcase(image, pattern) for pattern in allowed):
         raise APIError(403, f"image {image!r} is not allowed here; ask an admin to allow it "
                             "(DeploymentsApp.allowed_images).", error="image_not_allowed")
@@ -222,6 +227,8 @@ def check_image(image: str, allowed: Iterable[str]) -> str:
 def check_workload(spec: dict, runtime: str, allowed_images: Iterable[str], what: str) -> tuple[str | None, list]:
     """The image and command of a service or job on ``runtime`` (local runs commands, containers images)."""
     image, command = spec.get("image"), check_command(spec.get("command"))
+    if image is not None:
+        check_image_reference(image)
     if runtime == "local":
         if image is not None:
             raise inconsistent(f"the local runtime runs commands, not images: remove image from the {what}, "
@@ -293,6 +300,7 @@ def model_spec(body: dict, settings: Settings) -> tuple[ModelRef, dict]:
                   "(1-40 lowercase letters, digits or '-').")
     image = body.get("image")
     if image is not None:
+        check_image_reference(image)
         if settings.runtime == "local":
             raise inconsistent("the local runtime serves models in the service's environment: remove image, or ask "
                                "an admin for a container runtime.")

@@ -17,13 +17,16 @@ from .validation import (
     KINDS,
     MAX_DESCRIPTION,
     MAX_FILES,
+    MAX_FLAVOR,
     MAX_LINEAGE_DATASETS,
     MAX_METADATA_BYTES,
     MAX_SIZE,
     MAX_TAGS,
+    MAX_WORKSPACE,
     MEDIA_TYPE,
     SHA256,
     TAG,
+    TEXT,
     UPLOAD_ID,
 )
 
@@ -55,7 +58,7 @@ PATH_PARAMETERS = {
 BY_NUMBER = [{"name": "ref", "in": "path", "required": True, "schema": VERSION_NUMBER}]
 
 TAGS = {"type": "array", "maxItems": MAX_TAGS, "items": {"type": "string", "pattern": anchored(TAG)}}
-DESCRIPTION = {"type": "string", "maxLength": MAX_DESCRIPTION}
+DESCRIPTION = {"type": "string", "maxLength": MAX_DESCRIPTION, "pattern": anchored(TEXT)}
 
 ARTIFACT_CREATE = {
     "type": "object",
@@ -93,10 +96,10 @@ LINEAGE = {
     "properties": {
         "datasets": nullable({"type": "array", "maxItems": MAX_LINEAGE_DATASETS,
                               "items": {"type": "string", "description": "users/<user>/<name>[:N|@alias]"}}),
-        "workspace": nullable({"type": "string", "maxLength": 255}),
+        "workspace": nullable({"type": "string", "maxLength": MAX_WORKSPACE, "pattern": anchored(TEXT)}),
         "params": nullable(JSON_OBJECT),
         "metrics": nullable(JSON_OBJECT),
-        "flavor": nullable({"type": "string", "maxLength": 64}),
+        "flavor": nullable({"type": "string", "maxLength": MAX_FLAVOR, "pattern": anchored(TEXT)}),
     },
     "additionalProperties": False,
 }

@@ -26,6 +26,8 @@ TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 DIGITS = re.compile(r"[0-9]+")
+#: Free text: anything but NUL, which PostgreSQL's text columns refuse.
+TEXT = re.compile(r"[^\x00]*")
 MEDIA_TYPE = re.compile(r"[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+")
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -35,6 +37,8 @@ MAX_TAGS = 32
 MAX_DESCRIPTION = 10_000
 MAX_METADATA_BYTES = 64 * 1024
 MAX_LINEAGE_DATASETS = 100
+MAX_WORKSPACE = 255
+MAX_FLAVOR = 64
 
 
 def bad(message: str) -> APIError:
@@ -78,10 +82,15 @@ def check_tags(tags: Any) -> list[str]:
     return sorted(set(tags))
 
 
+def check_text(value: Any, what: str, limit: int) -> str:
+    """Free text of at most ``limit`` characters, without NUL."""
+    if not isinstance(value, str) or len(value) > limit or not TEXT.fullmatch(value):
+        raise bad(f"{what} must be a string of at most {limit} characters, without NUL.")
+    return value
+
+
 def check_description(description: Any) -> str:
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        raise bad(f"description must be a string of at most {MAX_DESCRIPTION} characters.")
-    return description
+    return check_text(description, "description", MAX_DESCRIPTION)
 
 
 def check_path(path: Any) -> str:

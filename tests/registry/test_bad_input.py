@@ -185,6 +185,8 @@ def test_too_many_bytes_and_wrong_offset(local_team, unique):
     assert_refused(alice.call("PUT", url, data=content * 2), 413)
     assert_refused(alice.call("PUT", url + "?offset=2", data=b"c"), 409)
     assert_refused(alice.call("PUT", url + "?offset=-1", data=b"c"), 400)
+    # str.isdigit takes "²", int() does not: it was a 500.
+    assert_refused(alice.call("PUT", url + "?offset=\u00b2", data=b"c"), 400)
     assert_refused(alice.call("PUT", url.replace(upload["files"][0]["sha256"], "0" * 64), data=b"c"), 404)
 
 
@@ -360,3 +362,15 @@ def test_openapi_document_states_what_the_registry_enforces(local_team, unique):
     assert set(operation["responses"]) >= {"200", "4XX"}
     assert operation["responses"]["4XX"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"}
+
+
+def test_nul_in_free_text(local_team, unique):
+    """PostgreSQL's text refuses NUL (psycopg raises DataError): free text holding one was a 500."""
+    alice = local_team.registry("alice")
+    name = unique("nul")
+    assert_refused(alice.post("datasets", json={"namespace": "users/alice", "name": name, "description": "a\x00b"}))
+    assert_nothing_stored(alice, f"users/alice/{name}")
+    model = unique("nul")
+    body = {"files": manifest({"w": b"weights"}), "lineage": {"flavor": "sklearn\x00"}}
+    assert_refused(alice.post(f"models/users/alice/{model}/uploads", json=body))
+    assert alice.get(f"models/users/alice/{model}").status_code == 404

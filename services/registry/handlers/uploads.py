@@ -14,12 +14,15 @@ from ..transfers import abort_upload, begin_upload, complete_upload, describe_up
 from ..uploads import Declared, UploadState, upload_state
 from ..validation import (
     DIGITS,
+    MAX_FLAVOR,
     MAX_LINEAGE_DATASETS,
+    MAX_WORKSPACE,
     SHA256,
     UPLOAD_ID,
     check_files,
     check_json_object,
     check_part_crc32,
+    check_text,
     fields,
     parse_full_ref,
 )
@@ -60,12 +63,10 @@ class UploadsHandler(RegistryHandler):
         for namespace, _, _ in refs:
             self.require("datasets", "read", namespace)
         workspace, flavor = lineage.get("workspace"), lineage.get("flavor")
-        if (workspace is not None and len(workspace) > 255) or (flavor is not None and len(flavor) > 64):
-            raise APIError(400, "lineage workspace (255) or flavor (64 characters) is too long.")
         return {
             "datasets": refs,
-            "workspace": workspace,
-            "flavor": flavor,
+            "workspace": None if workspace is None else check_text(workspace, "lineage workspace", MAX_WORKSPACE),
+            "flavor": None if flavor is None else check_text(flavor, "lineage flavor", MAX_FLAVOR),
             "params": check_json_object(lineage.get("params") or {}, "lineage params"),
             "metrics": check_json_object(lineage.get("metrics") or {}, "lineage metrics"),
         }
