@@ -97,9 +97,10 @@ class HubSession:
             response = self.session.request(method, url, headers=headers, **kwargs)
         except requests.ConnectionError as e:
             where = _without_query(url)
-            raise RegistryError(
-                0, "unreachable", f"Cannot reach {where}: {_reason(e)}. Is the hub running and the URL right?"
-            ) from None
+            # Not the hub's own address: the registry sent us to its storage (a presigned S3 URL).
+            hint = ("Is the hub running and the URL right?" if _origin(url) in self._own_origins
+                    else "The registry's storage is down or out of reach; try again once it is back.")
+            raise RegistryError(0, "unreachable", f"Cannot reach {where}: {_reason(e)}. {hint}") from None
         except requests.Timeout:
             raise RegistryError(0, "timeout", f"{method} {_without_query(url)} timed out; try again.") from None
         log.debug("%s %s -> %s", method, _without_query(url), response.status_code)

@@ -84,6 +84,8 @@ class ModelFetcher:
             if e.status == 400:
                 raise APIError(400, f"The registry refused model {ref}: {e.message}") from None
             log.warning("Registry error for model %s: %s", ref, e)
+            if not e.status:  # no answer: the registry, or the storage it sent us to, is unreachable
+                raise APIError(503, f"Model {ref} could not be fetched: {e.message}") from None
             raise APIError(503, f"The registry cannot be reached or failed ({e}); try again later.") from None
         except IntegrityError as e:
             raise APIError(503, f"Model {ref} failed verification while fetching: {e}") from None
