@@ -20,8 +20,14 @@ export function partSize(size) {
   return Math.max(8 * MiB, Math.ceil(Math.ceil(size / 10000) / MiB) * MiB);
 }
 
+/** A picked file's path in the version: below the picked folder, or its name when picked alone. */
+export function versionPath(file) {
+  const parts = (file.webkitRelativePath || "").split("/");
+  return parts.length > 1 ? parts.slice(1).join("/") : file.name;
+}
+
 function storeKey(files) {
-  const identity = files.map((f) => `${f.name}|${f.size}|${f.lastModified}`).join("/");
+  const identity = files.map((f) => `${versionPath(f)}|${f.size}|${f.lastModified}`).join("/");
   return `${STORE_PREFIX}${page.api}${identity}`;
 }
 
@@ -69,10 +75,10 @@ function put(url, body, headers, onProgress, withCookie) {
 }
 
 /**
- * Upload `files` as a new version of `kind` `namespace/name`.
+ * Upload `files` as a new version of `kind` `namespace/name` (a model's with `lineage`).
  * `report({phase, done, total, message})` is called as it goes; resolves to the Version.
  */
-export async function upload({ kind, namespace, name, files, report }) {
+export async function upload({ kind, namespace, name, files, lineage, report }) {
   const key = storeKey(files);
   let session = await resumable(files, { kind, namespace, name });
   if (!session) {
@@ -86,9 +92,10 @@ export async function upload({ kind, namespace, name, files, report }) {
       }));
     }
     const declared = files.map((file, i) => ({
-      path: file.name, size: file.size, sha256: hashes[i], ...(file.type ? { media_type: file.type } : {}),
+      path: versionPath(file), size: file.size, sha256: hashes[i], ...(file.type ? { media_type: file.type } : {}),
     }));
-    const answer = await api(`${kind}/${pathOf(namespace, name)}/uploads`, { method: "POST", json: { files: declared } });
+    const body = { files: declared, ...(lineage ? { lineage } : {}) };
+    const answer = await api(`${kind}/${pathOf(namespace, name)}/uploads`, { method: "POST", json: body });
     if (answer.unchanged) return { ...answer.version, unchanged: true };
     session = answer;
     localStorage.setItem(key, JSON.stringify({ id: session.id, kind, namespace, name }));
@@ -119,7 +126,7 @@ async function resumable(files, artifact) {
 
 /** Send every blob the session still needs, part after part, reporting the bytes the registry holds. */
 async function send(session, files, report) {
-  const byPath = new Map(files.map((file) => [file.name, file]));
+  const byPath = new Map(files.map((file) => [versionPath(file), file]));
   const pending = new Map();
   for (const entry of session.files) {
     if (!entry.present && entry.transfer && entry.transfer.method !== "none") pending.set(entry.sha256, entry);
@@ -167,12 +174,41 @@ function received(transfer) {
   return 0;
 }
 
+/** `name=value` lines as an object; values that read as numbers are numbers (`numbers`: they must). */
+export function parsePairs(text, what, numbers) {
+  const pairs = {};
+  for (const [index, line] of text.split("\n").entries()) {
+    if (!line.trim()) continue;
+    const at = line.indexOf("=");
+    const key = at > 0 ? line.slice(0, at).trim() : "";
+    const raw = at > 0 ? line.slice(at + 1).trim() : "";
+    const number = raw === "" ? NaN : Number(raw);
+    if (!key || (numbers && !Number.isFinite(number))) {
+      throw new Error(`${what}, line ${index + 1}: write name=${numbers ? "number" : "value"}.`);
+    }
+    pairs[key] = Number.isFinite(number) ? number : raw;
+  }
+  return pairs;
+}
+
+/** A model's lineage from the form's fields (templates/upload_form.html); null for datasets. */
+function lineageOf(form) {
+  const { datasets, metrics, params } = form.elements;
+  if (!datasets) return null;
+  return {
+    datasets: datasets.value.split(",").map((ref) => ref.trim()).filter(Boolean),
+    metrics: parsePairs(metrics.value, "Metrics", true),
+    params: parsePairs(params.value, "Parameters", false),
+  };
+}
+
 /** Wire an upload form (templates/upload_form.html); `onDone(version)` after each upload. */
 export function bindUploadForm(form, kind, onDone) {
-  const filesInput = form.querySelector("#upload-files");
+  const inputs = [form.querySelector("#upload-files"), form.querySelector("#upload-folder")];
   const bar = form.querySelector("#upload-progress");
   const status = form.querySelector("#upload-status");
   const button = form.querySelector("#upload-submit");
+  const picked = () => inputs.flatMap((input) => [...input.files]);
 
   const report = ({ phase, done, total, message }) => {
     if (total !== undefined) {
@@ -187,31 +223,40 @@ export function bindUploadForm(form, kind, onDone) {
     status.className = "mt-2 mb-0 small";
     status.textContent = total ? `${message} ${formatBytes(done)} of ${formatBytes(total)}` : message;
   };
+  const refuse = (message) => {
+    status.className = "mt-2 mb-0 small text-danger";
+    status.textContent = message;
+  };
 
   const run = async () => {
-    const files = [...filesInput.files];
+    const files = picked();
     const namespace = form.elements.namespace.value;
     const name = form.elements.name.value.trim();
     if (!files.length || !name || !form.elements.name.checkValidity()) {
-      status.className = "mt-2 mb-0 small text-danger";
-      status.textContent = !files.length ? "Pick one or more files." : "Give a valid name.";
+      refuse(!files.length ? "Pick one or more files, or a folder." : "Give a valid name.");
+      return;
+    }
+    let lineage;
+    try {
+      lineage = lineageOf(form);
+    } catch (error) {
+      refuse(error.message);
       return;
     }
     button.disabled = true;
     form.setAttribute("aria-busy", "true");
     try {
-      const version = await upload({ kind, namespace, name, files, report });
+      const version = await upload({ kind, namespace, name, files, lineage, report });
       status.className = "mt-2 mb-0 small text-success";
       status.textContent = version.unchanged
         ? `Unchanged: the files equal version ${version.number}.`
         : `Uploaded ${version.ref}.`;
       bar.dataset.phase = "done";
-      filesInput.value = "";
+      for (const input of inputs) input.value = "";
       onDone(version);
     } catch (error) {
-      status.className = "mt-2 mb-0 small text-danger";
       const again = recordedUpload(files) ? " Pick the same files again to resume." : "";
-      status.textContent = `Upload failed: ${error.message}${again}`;
+      refuse(`Upload failed: ${error.message}${again}`);
       bar.dataset.phase = "failed";
     } finally {
       button.disabled = false;
@@ -224,8 +269,8 @@ export function bindUploadForm(form, kind, onDone) {
     run();
   });
   // Picking files an interrupted upload was sending resumes it at once, into the same artifact.
-  filesInput.addEventListener("change", () => {
-    const files = [...filesInput.files];
+  const resume = () => {
+    const files = picked();
     const record = files.length ? recordedUpload(files) : null;
     if (!record || record.kind !== kind || button.disabled) return;
     if (form.elements.name.type === "hidden"
@@ -236,5 +281,6 @@ export function bindUploadForm(form, kind, onDone) {
     form.elements.name.value = record.name;
     status.textContent = `Resuming the interrupted upload to ${record.namespace}/${record.name}…`;
     run();
-  });
+  };
+  for (const input of inputs) input.addEventListener("change", resume);
 }
