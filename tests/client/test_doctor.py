@@ -1,6 +1,6 @@
 """``mllab doctor`` against real platforms (``mllab up`` processes): all ok on a healthy one; the FAIL
-line with its fix, and exit status 1, for a registry whose S3 endpoint is dead, a deployments
-service that is down, and a URL where nothing runs."""
+line with its fix, and exit status 1, for a dead S3 endpoint, a dead container engine, a stopped
+service, a refused token, a stuck service and a URL where nothing runs."""
 
 from __future__ import annotations
 
@@ -31,23 +31,39 @@ def parts(result: subprocess.CompletedProcess) -> list[str]:
     return [line.split(":", 1)[0] for line in result.stdout.splitlines()]
 
 
+def start_hub(root, config: str, ready_paths: tuple[str, ...] = Hub.ready_paths) -> Hub:
+    (root / "jupyterhub_config.py").write_text(config)
+    hub = Hub(data_dir=root / "data", port=free_port(), admin_password=secrets.token_urlsafe(12),
+              args=["--config", str(root / "jupyterhub_config.py")], ready_paths=ready_paths)
+    return hub.start()
+
+
 @pytest.fixture(scope="module")
 @slow_fixture
 def broken(tmp_path_factory) -> Iterator[Hub]:
     """A hub whose registry stores in S3 at a port where nothing answers, and whose deployments
-    service is declared external at an address where nothing runs (as if its pod were gone)."""
-    root = tmp_path_factory.mktemp("broken")
-    config = root / "jupyterhub_config.py"
-    config.write_text(
+    run on a container engine at an address where nothing answers."""
+    dead = f"127.0.0.1:{free_port()}"
+    hub = start_hub(tmp_path_factory.mktemp("broken"), (
         "c.MLLab.storage = 's3'\n"
-        f"c.MLLab.s3_endpoint_url = 'http://127.0.0.1:{free_port()}'\n"
+        f"c.MLLab.s3_endpoint_url = 'http://{dead}'\n"
         "c.MLLab.s3_bucket = 'gone'\n"
+        "c.DeploymentsApp.runtime = 'docker'\n"
+        f"c.DockerRuntime.docker_host = 'tcp://{dead}'\n"
+    ))
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="module")
+@slow_fixture
+def stopped(tmp_path_factory) -> Iterator[Hub]:
+    """A hub whose deployments service is declared external at an address where nothing runs (as
+    if its pod were gone)."""
+    hub = start_hub(tmp_path_factory.mktemp("stopped"), (
         f"c.MLLab.services = {{'deployments': {{'url': 'http://127.0.0.1:{free_port()}',"
         f" 'api_token': {secrets.token_hex(32)!r}}}}}\n"
-    )
-    hub = Hub(data_dir=root / "data", port=free_port(), admin_password=secrets.token_urlsafe(12),
-              args=["--config", str(config)], ready_paths=("hub/health", "services/registry/api/v1/health"))
-    hub.start()
+    ), ready_paths=("hub/health", "services/registry/api/v1/health"))
     yield hub
     hub.stop()
 
@@ -81,7 +97,7 @@ def test_any_users_token_will_do(hub: Hub):
     assert "ok    token: belongs to user dora" in result.stdout.splitlines()
 
 
-def test_a_broken_platform_says_what_to_fix(broken: Hub):
+def test_a_dead_store_and_engine_say_what_to_fix(broken: Hub):
     result = doctor(broken.url, broken.admin().new_token())
     assert result.returncode == 1
     assert parts(result) == [
@@ -91,16 +107,31 @@ def test_a_broken_platform_says_what_to_fix(broken: Hub):
         "ok    registry",
         "ok    registry database",
         "FAIL  registry storage",
-        "FAIL  deployments",
+        "ok    deployments",
+        "ok    deployments database",
+        "FAIL  deployments runtime",
     ]
     lines = result.stdout.splitlines()
-    storage = next(line for line in lines if line.startswith("FAIL  registry storage"))
-    assert storage.startswith("FAIL  registry storage: failed (StorageUnavailable). Fix: Check that S3 answers at "
-                              "S3Storage.endpoint_url")
-    deployments = next(line for line in lines if line.startswith("FAIL  deployments"))
-    assert "the proxy gets no answer from it (HTTP 503)" in deployments
-    assert "Fix: the deployments process is down or unreachable" in deployments
-    assert result.stderr == "mllab: error: 2 of 7 checks failed; each FAIL line says what to do.\n"
+    assert (
+        "FAIL  registry storage: failed (StorageUnavailable). Fix: Check that S3 answers at S3Storage.endpoint_url, "
+        "that S3Storage.bucket exists and that the registry's keys may use it (the registry's log has the error)."
+    ) in lines
+    assert (
+        "FAIL  deployments runtime: failed (RuntimeUnavailable). Fix: Check that the docker runtime's engine runs "
+        "and that the service reaches it (DeploymentsApp.runtime, c.DockerRuntime.*; the deployments log has the "
+        "error)."
+    ) in lines
+    assert result.stderr == "mllab: error: 2 of 9 checks failed; each FAIL line says what to do.\n"
+
+
+def test_a_stopped_service_says_what_to_fix(stopped: Hub):
+    result = doctor(stopped.url, stopped.admin().new_token())
+    assert result.returncode == 1
+    assert parts(result)[-2:] == ["ok    registry storage", "FAIL  deployments"]
+    assert result.stdout.splitlines()[-1] == (
+        "FAIL  deployments: the proxy gets no answer from it (HTTP 503). Fix: the deployments process is down or "
+        "unreachable: the hub's log says why a managed service stopped (restart mllab up); an external one is "
+        "started with mllab-deployments")
 
 
 def test_a_token_the_hub_refuses(hub: Hub):
