@@ -18,7 +18,14 @@ from traitlets.config import Config
 from .auth import check_auth
 from .hubconfig import admin_settings, configure
 from .platform import MLLab
-from .preflight import PreflightError, check_data_dir, check_database, check_port, check_proxy
+from .preflight import (
+    PreflightError,
+    check_data_dir,
+    check_database,
+    check_port,
+    check_proxy,
+    previous_proxy_running,
+)
 from .startup import python_bin_on_path, start_up
 
 
@@ -58,7 +65,8 @@ class MLLabHub(JupyterHub):
             mllab = MLLab(config=admin)
             # Checks first, so a failed start leaves nothing behind in the data dir.
             check_data_dir(mllab.data_dir)
-            check_port(self.ip or "0.0.0.0", self.port)
+            if not previous_proxy_running(Path(mllab.data_dir) / "proxy.pid"):
+                check_port(self.ip or "0.0.0.0", self.port)
             check_database(admin.JupyterHub.get("db_url") or mllab.db_url)
             if admin.JupyterHub.get("proxy_class", "configurable-http-proxy") in (
                 "configurable-http-proxy",

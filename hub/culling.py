@@ -7,8 +7,11 @@ user's home (a folder, volume or PVC): culling frees CPU, memory and GPUs, not d
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
+import time
 
 from .platform import MLLab
 
@@ -49,9 +52,18 @@ def main() -> None:
     ignored; the culler would then hold up the hub's shutdown until SIGTERM, 10 s later.
     """
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Thread(target=_stop_with_hub, args=(os.getppid(),), daemon=True).start()
     from jupyterhub_idle_culler import main as culler_main
 
     culler_main()
+
+
+def _stop_with_hub(hub_pid: int) -> None:
+    # A hub killed outright leaves its services to init (the parent pid changes): a culler
+    # left behind would go on with the token of a hub that is gone, beside the next hub's own.
+    while os.getppid() == hub_pid:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,18 @@ def check_port(ip: str, port: int) -> None:
             raise PreflightError(f"cannot listen on {ip}:{port} ({e.strerror}): check --ip and --port") from None
 
 
+def previous_proxy_running(pid_file: Path) -> bool:
+    """Whether the proxy of a hub that was killed outright (its pid in ``pid_file``) still runs.
+
+    JupyterHub stops that proxy when it starts its own, so the port it holds is free by then.
+    """
+    try:
+        os.kill(int(pid_file.read_text().strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def check_database(url: str) -> None:
     try:
         shown = make_url(url).render_as_string(hide_password=True)

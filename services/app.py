@@ -24,7 +24,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tornado.web import Application as WebApplication
-from traitlets import Integer, Unicode, default, validate
+from traitlets import Bool, Integer, Unicode, default, validate
 from traitlets.config import Application
 
 from .errors import APIError
@@ -156,6 +156,22 @@ class ServiceApp(Application):
     def _absolute_data_dir(self, proposal) -> str:
         return str(Path(proposal.value).expanduser().absolute())
 
+    stop_with_parent = Bool(
+        help="""
+        Stop when the process that started the service ends.  On by default when a hub runs
+        the service (``$JUPYTERHUB_SERVICE_NAME`` set): a hub killed outright (SIGKILL, OOM)
+        leaves no service behind, serving old settings beside the next hub's own and, for
+        deployments, stopping the workloads that hub's service starts.  A service in a
+        container keeps its parent for life, so nothing changes there.
+
+            c.ServiceApp.stop_with_parent = False
+        """,
+    ).tag(config=True)
+
+    @default("stop_with_parent")
+    def _default_stop_with_parent(self) -> bool:
+        return "JUPYTERHUB_SERVICE_NAME" in os.environ
+
     def initialize(self, argv: list[str] | None = None) -> None:
         self.parse_command_line(argv)
         if self.config_file:
@@ -232,10 +248,20 @@ class ServiceApp(Application):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        watch = asyncio.create_task(self._watch_parent(os.getppid(), stop)) if self.stop_with_parent else None
         await stop.wait()
+        if watch is not None:
+            watch.cancel()
         self.log.info("%s stopping", self.name)
         server.stop()
         await self.shutdown()
+
+    async def _watch_parent(self, parent: int, stop: asyncio.Event) -> None:
+        # An orphan is adopted by init (or a subreaper): its parent pid changes.
+        while os.getppid() == parent:
+            await asyncio.sleep(1)
+        self.log.warning("%s stopping: the process that started it (pid %d) is gone", self.name, parent)
+        stop.set()
 
     async def shutdown(self) -> None:
         """Release resources (subclasses close databases and clients here)."""
