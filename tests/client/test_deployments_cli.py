@@ -161,7 +161,8 @@ def test_a_long_job_is_cancelled(dana):
     ("argv", "message"),
     [
         pytest.param(["deploy", "users/dana/never-registered@production"], "(404", id="unknown-model"),
-        pytest.param(["deploy", "--service", "web", "--image", "nginx:1.27", "--port", "80"], "(400",
+        # A request the OpenAPI document admits that this service's runtime cannot run: 422.
+        pytest.param(["deploy", "--service", "web", "--image", "nginx:1.27", "--port", "80"], "(422",
                      id="image-on-the-local-backend"),
         pytest.param(["deploy", "--service", "big", "--command", "sleep 1", "--port", "80", "--cpu", "0.5",
                       "--memory", "lots"], "(400", id="invalid-memory"),
