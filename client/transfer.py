@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import requests
+import urllib3
 
 from .errors import IntegrityError, ManifestError, MLLabError, RegistryError
 from .http import HubSession
@@ -334,21 +335,23 @@ class Downloader:
         """Append the response's body to ``partial`` (after its first ``have`` bytes); the bytes it then holds."""
         try:
             with open(partial, "ab" if have else "wb") as f:
-                for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                # Straight from urllib3: the body is asked for unencoded (`_open`), and requests' iter_content
+                # would copy each chunk once more on its way to decoding nothing.
+                while chunk := response.raw.read(DOWNLOAD_CHUNK, decode_content=False):
                     if stop.is_set():
                         raise Interrupted("Transfer stopped.")
                     f.write(chunk)
                     digest.update(chunk)
                     have += len(chunk)
                     meter(len(chunk))
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
+        except (requests.ConnectionError, urllib3.exceptions.HTTPError) as e:
             raise RegistryError(0, "broken", f"The connection broke while downloading: {e}") from None
         finally:
             response.close()
         return have
 
     def _open(self, url: str, offset: int) -> requests.Response:
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
         response = self.http.request("GET", url, headers=headers, stream=True)
         for _ in range(5):  # the registry redirects to presigned storage URLs (which need no token)
             if response.status_code not in (301, 302, 303, 307, 308):
