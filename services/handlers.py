@@ -9,6 +9,7 @@ from typing import Any
 from jupyterhub.services.auth import HubOAuthenticated
 from tornado.web import RequestHandler
 
+from .db import DatabaseUnavailable
 from .errors import APIError, error_body
 from .metrics import observe_request
 from .openapi import implemented_methods
@@ -79,7 +80,8 @@ class APIHandler(HubOAuthenticated, JSONHandler):
     An ``Authorization`` header that authenticates nobody does not waive the check.
 
     An exception of a class in `unavailable` (a backend the service needs is down) answers
-    503 with `unavailable_message` and is logged as a warning, without a traceback.
+    503 with `unavailable_message` and is logged as a warning, without a traceback; so does a
+    database that does not answer, for every service.
     """
 
     unavailable: tuple[type[Exception], ...] = ()
@@ -128,14 +130,15 @@ class APIHandler(HubOAuthenticated, JSONHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, self.unavailable):
+        if isinstance(exc, (DatabaseUnavailable, *self.unavailable)):
+            message = str(exc) if isinstance(exc, DatabaseUnavailable) else self.unavailable_message(exc)
             self.set_status(503)
-            self.finish({"error": "unavailable", "message": self.unavailable_message(exc)})
+            self.finish({"error": "unavailable", "message": message})
             return
         super().write_error(status_code, **kwargs)
 
     def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, self.unavailable):
+        if isinstance(value, (DatabaseUnavailable, *self.unavailable)):
             self.log.warning("%s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
