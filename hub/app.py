@@ -12,6 +12,7 @@ from pathlib import Path
 from jupyterhub.app import JupyterHub
 from jupyterhub.objects import Server
 from jupyterhub.utils import AnyTimeoutError
+from mllab.services.app import HUB_PID_VARIABLE
 from traitlets import Float, TraitError, Unicode
 from traitlets.config import Config
 
@@ -81,6 +82,9 @@ class MLLabHub(JupyterHub):
             self.exit(1)
 
     async def start_service(self, service_name, service, ssl_context=None) -> bool:
+        if service.managed:
+            # It stops once this process is no longer its parent: a hub killed outright leaves none behind.
+            service.environment = {**service.environment, HUB_PID_VARIABLE: str(os.getpid())}
         if not (service.managed and service.url):
             return await super().start_service(service_name, service, ssl_context)
         self.log.info("Starting managed service %s at %s", service_name, service.url)

@@ -13,6 +13,8 @@ import sys
 import threading
 import time
 
+from mllab.services.app import HUB_PID_VARIABLE
+
 from .platform import MLLab
 
 SERVICE_NAME = "idle-culler"
@@ -52,7 +54,8 @@ def main() -> None:
     ignored; the culler would then hold up the hub's shutdown until SIGTERM, 10 s later.
     """
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    threading.Thread(target=_stop_with_hub, args=(os.getppid(),), daemon=True).start()
+    if os.environ.get(HUB_PID_VARIABLE, "").isdigit():
+        threading.Thread(target=_stop_with_hub, args=(int(os.environ[HUB_PID_VARIABLE]),), daemon=True).start()
     from jupyterhub_idle_culler import main as culler_main
 
     culler_main()

@@ -24,7 +24,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tornado.web import Application as WebApplication
-from traitlets import Bool, Integer, Unicode, default, validate
+from traitlets import Integer, Unicode, default, validate
 from traitlets.config import Application
 
 from .errors import APIError
@@ -35,6 +35,8 @@ from .openapi import Route, openapi_document, operation
 
 #: Where the platform keeps its state when nobody says otherwise (``mllab up`` and services).
 DEFAULT_DATA_DIR = ".mllab"
+#: Where ``mllab up`` tells the services it manages its own pid (`ServiceApp.hub_pid`).
+HUB_PID_VARIABLE = "MLLAB_HUB_PID"
 
 
 class HealthHandler(PublicHandler):
@@ -156,21 +158,20 @@ class ServiceApp(Application):
     def _absolute_data_dir(self, proposal) -> str:
         return str(Path(proposal.value).expanduser().absolute())
 
-    stop_with_parent = Bool(
+    hub_pid = Integer(
         help="""
-        Stop when the process that started the service ends.  On by default when a hub runs
-        the service (``$JUPYTERHUB_SERVICE_NAME`` set): a hub killed outright (SIGKILL, OOM)
-        leaves no service behind, serving old settings beside the next hub's own and, for
-        deployments, stopping the workloads that hub's service starts.  A service in a
-        container keeps its parent for life, so nothing changes there.
-
-            c.ServiceApp.stop_with_parent = False
+        The hub that runs this as a managed service (``mllab up`` sets ``$MLLAB_HUB_PID``).
+        Once that process is no longer its parent (the hub was killed outright: SIGKILL, the
+        OOM killer), the service stops, so that none is left behind serving a hub that is gone
+        beside the next start's own services.  0, for a service run on its own or in a pod:
+        never.
         """,
     ).tag(config=True)
 
-    @default("stop_with_parent")
-    def _default_stop_with_parent(self) -> bool:
-        return "JUPYTERHUB_SERVICE_NAME" in os.environ
+    @default("hub_pid")
+    def _default_hub_pid(self) -> int:
+        value = os.environ.get(HUB_PID_VARIABLE, "")
+        return int(value) if value.isdigit() else 0
 
     def initialize(self, argv: list[str] | None = None) -> None:
         self.parse_command_line(argv)
@@ -248,7 +249,7 @@ class ServiceApp(Application):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        watch = asyncio.create_task(self._watch_parent(os.getppid(), stop)) if self.stop_with_parent else None
+        watch = asyncio.create_task(self._watch_hub(stop)) if self.hub_pid else None
         await stop.wait()
         if watch is not None:
             watch.cancel()
@@ -256,11 +257,11 @@ class ServiceApp(Application):
         server.stop()
         await self.shutdown()
 
-    async def _watch_parent(self, parent: int, stop: asyncio.Event) -> None:
-        # An orphan is adopted by init (or a subreaper): its parent pid changes.
-        while os.getppid() == parent:
+    async def _watch_hub(self, stop: asyncio.Event) -> None:
+        # An orphan is adopted by init (or a subreaper): its parent pid is no longer the hub's.
+        while os.getppid() == self.hub_pid:
             await asyncio.sleep(1)
-        self.log.warning("%s stopping: the process that started it (pid %d) is gone", self.name, parent)
+        self.log.warning("%s stopping: the hub that started it (pid %d) is gone", self.name, self.hub_pid)
         stop.set()
 
     async def shutdown(self) -> None:
