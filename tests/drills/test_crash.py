@@ -47,7 +47,7 @@ def kill_process_group(team) -> None:
 
 
 @pytest.mark.parametrize("kill", [kill_registry, kill_process_group], ids=["registry", "process-group"])
-@pytest.mark.parametrize("delay", [0.05, 0.3, 1.0], ids=lambda d: f"after-{d}s")
+@pytest.mark.parametrize("delay", [0.1, 0.6], ids=lambda d: f"after-{d}s")
 def test_kill_during_complete_leaves_a_whole_version_or_none(team, kill, delay):
     alice = team.registry("alice")
     ref = f"users/alice/many-{secrets.token_hex(3)}"
