@@ -14,6 +14,7 @@ import json
 import pytest
 
 from .deployments.conftest import mlflow_request, sklearn_model  # noqa: F401 (a fixture)
+from .harness import wait_for
 from .registry.helpers import Registry
 from .test_browser_hub import log_in, screenshot
 
@@ -40,6 +41,7 @@ def test_data_to_model_to_deployment_on_the_hub_pages(hub, page, iris_csv, sklea
 
     # Data: the CSV, uploaded on the Datasets page.
     page.get_by_role("link", name="Datasets").click()
+    page.wait_for_url("**/services/registry/datasets/")
     page.get_by_label("Name", exact=True).fill("iris")
     page.get_by_label("Files").set_input_files(iris_csv)
     page.get_by_role("button", name="Upload").click()
@@ -91,13 +93,25 @@ def test_data_to_model_to_deployment_on_the_hub_pages(hub, page, iris_csv, sklea
     page.wait_for_url("**/services/deployments/users/admin/iris-clf")
     page.locator("#status-badge[data-status='ready']").wait_for(timeout=READY_TIMEOUT_MS)
     assert page.locator("#about").get_by_role("link", name="users/admin/iris-clf:1 (v1)").is_visible()
+    # The logs follow the status: what the model server printed as it started.
+    page.locator("#logs").filter(has_text="Serving model iris-clf").wait_for()
 
-    # Try it: MLflow's scoring request, answered by the model itself.
+    # Try it: the suggested request has the model's columns (from its signature), so it is answered.
     assert page.get_by_label("Method").input_value() == "POST"
     assert page.get_by_label("Path").input_value() == "invocations"
-    page.get_by_label("Body (JSON)").fill(json.dumps(mlflow_request(sklearn_model)))
-    page.get_by_role("button", name="Send").click()
+    body = page.get_by_label("Body (JSON)")
+    wait_for(lambda: "dataframe_split" in body.input_value(), what="a request with the model's columns")
+    assert json.loads(body.input_value())["dataframe_split"]["columns"] == sklearn_model.columns
     answer = page.locator("#try-answer")
+    page.get_by_role("button", name="Send").click()
     answer.filter(has_text="predictions").wait_for()
+    first = answer.inner_text()
+    [predicted] = json.loads(first)["predictions"]
+    assert predicted in (0, 1, 2)
+
+    # The user's own rows: the model's real predictions.
+    body.fill(json.dumps(mlflow_request(sklearn_model)))
+    page.get_by_role("button", name="Send").click()
+    wait_for(lambda: answer.inner_text() != first, what="the answer to the user's rows")
     assert json.loads(answer.inner_text()) == {"predictions": sklearn_model.expected}
     screenshot(page, "hub-loop-deployment")

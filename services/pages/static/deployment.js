@@ -7,6 +7,7 @@ import { statusClass } from "./status.js";
 const base = `deployments/${pathOf(page.namespace, page.name)}`;
 const about = document.getElementById("about");
 let timer = null;
+let shownStatus = null;
 
 function fact(term, value) {
   return [el("dt", { class: "col-sm-3" }, term), el("dd", { class: "col-sm-9" }, value)];
@@ -30,6 +31,9 @@ function show(deployment) {
     ...fact("Last call", formatTime(deployment.last_access) || "never"),
   );
   suggestRequest(deployment);
+  // The logs as the status changes (what a starting server printed, why it failed), not only at load.
+  if (shownStatus !== null && deployment.status !== shownStatus) logs();
+  shownStatus = deployment.status;
   clearTimeout(timer);
   if (["pending", "starting"].includes(deployment.status)) timer = setTimeout(refresh, 2000);
 }
@@ -74,17 +78,44 @@ const tryForm = document.getElementById("try-form");
 
 /** The first time the deployment is shown: a model's scoring request, or a service's root. */
 function suggestRequest(deployment) {
-  if (!tryForm || tryForm.dataset.suggested) return;
-  tryForm.dataset.suggested = "true";
+  if (!tryForm) return;
   const { method, path, body } = tryForm.elements;
-  if (deployment.kind === "model") {
-    method.value = "POST";
-    path.value = "invocations";
-    body.value = JSON.stringify({ inputs: [[1.0, 2.0, 3.0, 4.0]] });
-  } else {
-    method.value = "GET";
-    path.value = "";
+  if (!tryForm.dataset.suggested) {
+    tryForm.dataset.suggested = "true";
+    if (deployment.kind === "model") {
+      method.value = "POST";
+      path.value = "invocations";
+      body.value = JSON.stringify({ inputs: [[1.0, 2.0, 3.0, 4.0]] });
+      tryForm.dataset.untouched = body.value;
+    } else {
+      method.value = "GET";
+      path.value = "";
+    }
   }
+  if (deployment.kind === "model" && deployment.status === "ready" && !tryForm.dataset.signed) {
+    tryForm.dataset.signed = "true";
+    suggestFromSignature(body);
+  }
+}
+
+/**
+ * Once the model answers: a scoring request shaped by its signature (the Open Inference
+ * metadata lists a column-based signature's columns), unless the user has edited the body.
+ * A model with named columns refuses the bare rows of the first suggestion.
+ */
+async function suggestFromSignature(body) {
+  let inputs;
+  try {
+    ({ inputs } = await api(`${page.endpoint}v2/models/${encodeURIComponent(page.name)}`));
+  } catch {
+    return; // the first suggestion stays; the answer to a request will say what the model wants
+  }
+  const columns = inputs.map((input) => input.name);
+  // Columns are one-dimensional; tensors without a name are called input, input-0, ...
+  const named = columns.length > 0 && inputs.every((input) => input.shape.length === 1)
+    && !columns.every((name) => /^input(-\d+)?$/.test(name));
+  if (!named || body.value !== tryForm.dataset.untouched) return;
+  body.value = JSON.stringify({ dataframe_split: { columns, data: [columns.map(() => 0.0)] } }, null, 1);
 }
 
 if (tryForm) {
