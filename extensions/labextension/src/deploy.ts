@@ -27,9 +27,11 @@ export function checkDeploymentName(name: string): string | null {
   );
 }
 
-/** Statuses that change on their own: the panel keeps polling while a deployment has one. */
-export function isSettling(status: DeploymentStatus): boolean {
-  return status === 'pending' || status === 'starting';
+/** Whether a deployment's status is about to change on its own (the panel keeps polling then):
+ * it is starting, or it was told to stop and has not yet. */
+export function isSettling(deployment: Pick<Deployment, 'status' | 'desired'>): boolean {
+  const moving: DeploymentStatus[] = ['pending', 'starting'];
+  return moving.includes(deployment.status) || (deployment.desired === 'stopped' && deployment.status !== 'stopped');
 }
 
 /** What the deployment serves: `users/alice/clf@production (version 3)`. */

@@ -70,7 +70,12 @@ function activate(
     app.commands.addCommand(command, {
       label: `Show ${label}`,
       caption: `Open the ${label} panel`,
-      execute: () => app.shell.activateById(id)
+      execute: async () => {
+        // Run from the command palette, this comes before the palette hands the focus back to
+        // the main area: the panel is activated (and focused) after that.
+        await new Promise(resolve => requestAnimationFrame(resolve));
+        app.shell.activateById(id);
+      }
     });
     palette?.addItem({ command, category: 'ML Lab' });
   });

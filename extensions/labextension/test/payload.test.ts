@@ -48,8 +48,12 @@ describe('deployment names and states', () => {
   });
 
   it('knows which states settle on their own and what a deployment serves', () => {
-    expect(['pending', 'starting'].every(s => isSettling(s as Deployment['status']))).toBe(true);
-    expect(isSettling('ready')).toBe(false);
+    expect(isSettling({ status: 'pending', desired: 'running' })).toBe(true);
+    expect(isSettling({ status: 'starting', desired: 'running' })).toBe(true);
+    expect(isSettling({ status: 'ready', desired: 'running' })).toBe(false);
+    expect(isSettling({ status: 'ready', desired: 'stopped' })).toBe(true);
+    expect(isSettling({ status: 'stopped', desired: 'stopped' })).toBe(false);
+    expect(isSettling({ status: 'failed', desired: 'running' })).toBe(false);
     const deployment = { kind: 'model', model: 'users/a/clf@production', model_version: 3 } as Deployment;
     expect(servedModel(deployment)).toBe('users/a/clf@production (version 3)');
     expect(servedModel({ ...deployment, model: null, kind: 'service' })).toBe('service');

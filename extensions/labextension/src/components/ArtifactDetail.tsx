@@ -181,7 +181,7 @@ export function ArtifactDetail({ lab, kind, fullName, number, onBack, onOpenLink
           >
             {versions.map(v => (
               <option key={v.number} value={v.number}>
-                {`${v.number}${v.aliases.length ? ` (${v.aliases.join(', ')})` : ''} · ${formatSize(v.size)} · ${formatTime(v.created_at)}`}
+                {`${v.number}${v.aliases.length ? ` (${v.aliases.join(', ')})` : ''} · ${formatSize(v.size)}`}
               </option>
             ))}
           </select>

@@ -180,7 +180,7 @@ function DeploymentsView({ lab }: { lab: Lab }): JSX.Element {
   }, [refresh]);
 
   // Read the list again while something is on its way to a final status.
-  const settling = deployments.some(d => isSettling(d.status));
+  const settling = deployments.some(isSettling);
   React.useEffect(() => {
     if (!settling) {
       return;
