@@ -111,6 +111,8 @@ def platform(docker_host) -> Iterator[Platform]:
         "MLLAB_TEST_S3_IMAGE": standin_image("s3"),
     }
     built = time.monotonic()
+    # A bind mount of a missing path makes a folder there, which would stand in the socket's way.
+    assert Path(docker_host.removeprefix("unix://")).is_socket(), f"{docker_host} is gone"
     port = free_port()
     project = f"mllab-compose-{secrets.token_hex(3)}"
     env = {
