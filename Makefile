@@ -156,6 +156,7 @@ images: setup  ## build the hub, workspace and model-server images (DOCKER=podma
 bench: setup  ## benchmarks: each prints ratios against a reference measured in the same run
 	python bench/hub.py
 	python bench/registry.py
+	python bench/load.py
 
 clean:
 	rm -rf $(VENV) node_modules .mllab $(TOOLS) $(NOVNC) $(NOBLE) $(LABEXT) $(LABEXT_SRC)/node_modules $(LABEXT_SRC)/lib
