@@ -98,7 +98,7 @@ def test_docker_workspaces_reach_the_hub_at_hub_host():
                                                                                            "/home/ml"})
     assert spawner.format_volume_name(spawner.home_volume, spawner) == "mllab-home--41nn-2e-4cee"
     assert spawner._render_templates(spawner.extra_create_kwargs) == {
-        "labels": {"org.mllab.role": "workspace", "org.mllab.user": "Ann.Lee"},
+        "labels": {"org.mllab.role": "workspace", "org.mllab.user": "Ann.Lee"}, "user": "1000:1000",
     }
     assert (spawner.network_name, spawner.use_internal_ip, spawner.remove) == ("mllab", True, True)
     assert spawner.client_kwargs == {}
