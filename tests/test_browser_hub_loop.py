@@ -93,6 +93,8 @@ def test_data_to_model_to_deployment_on_the_hub_pages(hub, page, iris_csv, sklea
     page.wait_for_url("**/services/deployments/users/admin/iris-clf")
     page.locator("#status-badge[data-status='ready']").wait_for(timeout=READY_TIMEOUT_MS)
     assert page.locator("#about").get_by_role("link", name="users/admin/iris-clf:1 (v1)").is_visible()
+    assert page.get_by_role("button", name="Start", exact=True).is_disabled(), "it runs already"
+    assert page.get_by_role("button", name="Stop").is_enabled()
     # The logs follow the status: what the model server printed as it started.
     page.locator("#logs").filter(has_text="Serving model iris-clf").wait_for()
 

@@ -30,6 +30,11 @@ function show(deployment) {
     ...fact("Created", `${formatTime(deployment.created_at)} by ${deployment.created_by}`),
     ...fact("Last call", formatTime(deployment.last_access) || "never"),
   );
+  // Starting what runs, or stopping what is stopped, would do nothing: say so by disabling it.
+  for (const [action, desired] of [["start", "running"], ["stop", "stopped"]]) {
+    const button = document.querySelector(`[data-action='${action}']`);
+    if (button) button.disabled = deployment.desired === desired;
+  }
   suggestRequest(deployment);
   // The logs as the status changes (what a starting server printed, why it failed), not only at load.
   if (shownStatus !== null && deployment.status !== shownStatus) logs();
