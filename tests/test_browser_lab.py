@@ -154,7 +154,9 @@ def test_push_register_and_deploy_from_jupyterlab(hub, page, tmp_path, sklearn_m
     datasets.locator(".mllab-Transfer[data-state='done']", has_text="iris-data-v1").wait_for()
     home = hub.data_dir / "users" / user
     assert (home / "iris-data-v1" / "iris.csv").read_text() == (home / "iris-data" / "iris.csv").read_text()
-    page.locator(".jp-DirListing-content").get_by_text("iris-data-v1", exact=True).wait_for(state="attached")
+    side_tab(page, "filebrowser").click()
+    page.locator(".jp-DirListing-content").get_by_text("iris-data-v1", exact=True).wait_for()
+    side_tab(page, "mllab-datasets").click()
 
     # The list has it, and the search box finds it (and not for another word).
     datasets.get_by_role("button", name="← All datasets").click()
