@@ -21,7 +21,7 @@ from tornado import web
 
 from .context import workspace_context
 from .errors import LabError
-from .passthrough import forward
+from .passthrough import api_path, endpoint_path, forward
 from .state import LabState
 from .transfers import parse_request
 
@@ -74,19 +74,26 @@ class ContextHandler(LabHandler):
 def _forwarding() -> Callable[..., Awaitable[None]]:
     @web.authenticated
     @authorized
-    async def forwarding(self: ServiceHandler, service: str) -> None:
-        await self._forward(service)
+    async def forwarding(self: ForwardingHandler, *args: str) -> None:
+        await self._forward(*args)
 
     return forwarding
 
 
-class ServiceHandler(LabHandler):
-    """``mllab/api/services/<service>/<path>``: the service's ``api/v1/<path>``, answered as the service answers."""
+class ForwardingHandler(LabHandler):
+    """Base of the routes that forward to a service, answered as it answers (JSON, or plain text)."""
 
-    async def _forward(self, service: str) -> None:
-        # The raw path, as the browser encoded it: the service decodes it itself.
-        prefix = url_path_join(self.base_url, API, "services", service) + "/"
-        path = self.request.path[len(prefix):] if self.request.path.startswith(prefix) else ""
+    def destination(self, *args: str) -> tuple[str, str]:
+        """The service and the path under its prefix (checked) that this request goes to."""
+        raise NotImplementedError
+
+    def subpath(self, route: str) -> str:
+        """The path after ``mllab/api/<route>/`` raw, as the browser encoded it: the service decodes it itself."""
+        prefix = url_path_join(self.base_url, API, route) + "/"
+        return self.request.path[len(prefix):] if self.request.path.startswith(prefix) else ""
+
+    async def _forward(self, *args: str) -> None:
+        service, path = self.destination(*args)
         client = self.lab.client()
         answer = await self.blocking(forward, client.http, service, self.request.method, path, self.request.query,
                                      self.request.body or None, self.request.headers.get("Content-Type"))
@@ -95,8 +102,7 @@ class ServiceHandler(LabHandler):
         if answer.status == 204:
             self.finish()
             return
-        self.set_header("Content-Type", "application/json")
-        self.finish(answer.body)
+        self.finish(answer.body, set_content_type=answer.content_type)  # APIHandler's finish sets it
 
     # One decorated method per HTTP method: `authorized` keeps the action (read, write) of the first
     # request a method serves, so methods must not share one.
@@ -105,6 +111,20 @@ class ServiceHandler(LabHandler):
     put = _forwarding()
     patch = _forwarding()
     delete = _forwarding()
+
+
+class ServiceHandler(ForwardingHandler):
+    """``mllab/api/services/<service>/<path>``: the service's ``api/v1/<path>``."""
+
+    def destination(self, service: str) -> tuple[str, str]:
+        return service, api_path(self.subpath(f"services/{service}"))
+
+
+class EndpointHandler(ForwardingHandler):
+    """``mllab/api/endpoints/<owner_kind>/<owner>/<name>/<path>``: a deployment's endpoint (its model server)."""
+
+    def destination(self) -> tuple[str, str]:
+        return "deployments", endpoint_path(self.subpath("endpoints"))
 
 
 class TransfersHandler(LabHandler):
@@ -148,6 +168,7 @@ def handlers(base_url: str) -> list[tuple[str, type]]:
     return [
         (route("context"), ContextHandler),
         (route(r"services/([^/]+)(?:/.*)?"), ServiceHandler),
+        (route(r"endpoints(?:/.*)?"), EndpointHandler),
         (route("transfers"), TransfersHandler),
         (route("transfers/([^/]+)"), TransferHandler),
     ]
