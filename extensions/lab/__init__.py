@@ -6,6 +6,7 @@ these routes of its own server, which act with the workspace's hub token through
 
 - ``mllab/api/context``: the user, their namespaces and the platform's public prefixes;
 - ``mllab/api/services/<registry|deployments>/<path>``: the services' JSON APIs, passed through;
+- ``mllab/api/endpoints/<users|groups>/<owner>/<name>/<path>``: a deployment's endpoint (predictions);
 - ``mllab/api/transfers``: pushes of workspace files to the registry and pulls into the
   workspace, in the background, with progress.
 
