@@ -31,7 +31,7 @@ NODE_BIN = REPO / "node_modules" / ".bin"
 MLLAB = str(Path(sys.executable).parent / "mllab")
 
 #: Seconds a hub may take to answer after ``mllab up`` starts (more on a machine shared by many test runs).
-HUB_START_TIMEOUT = float(os.environ.get("MLLAB_TEST_HUB_START_TIMEOUT", "60"))
+HUB_START_TIMEOUT = float(os.environ.get("MLLAB_TEST_HUB_START_TIMEOUT", "120"))
 
 #: The PostgreSQL server of the machine (trust auth on loopback); each run makes its own databases.
 POSTGRES_ADMIN_URL = os.environ.get("MLLAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
