@@ -23,7 +23,7 @@ from mllab.extensions.lab.passthrough import (
 )
 
 from ..deployments import conftest as deployments_fixtures
-from ..deployments.conftest import mlflow_request
+from ..deployments.conftest import mlflow_request, v2_request
 from ..harness import MLLAB, api, env_with_node, free_port, spawn, stop_server
 
 #: A scikit-learn model saved in MLflow's format (the deployments suite's fixture).
@@ -182,6 +182,11 @@ def test_a_prediction_through_the_endpoint_route(hub, ada, sklearn_model):
     predicted = lab(hub, ada, "POST", "endpoints/users/ada/iris-clf/invocations", json=mlflow_request(sklearn_model))
     assert predicted.status_code == 200, predicted.text
     assert predicted.json() == {"predictions": sklearn_model.expected}
+    inferred = lab(hub, ada, "POST", "endpoints/users/ada/iris-clf/v2/models/iris-clf/infer",
+                   json=v2_request(sklearn_model))
+    assert inferred.status_code == 200, inferred.text
+    assert inferred.json()["outputs"][0]["data"] == sklearn_model.expected
+    assert lab(hub, ada, "GET", "endpoints/users/ada/iris-clf/v2/health/ready").status_code == 200
 
     # The model server's own refusal of a payload it cannot read, status and JSON body unchanged.
     refused = lab(hub, ada, "POST", "endpoints/users/ada/iris-clf/invocations", json={"rows": [1, 2]})
