@@ -12,6 +12,7 @@ import re
 from mllab.client import protocol
 
 from ..openapi import anchored, nullable, page_of, ref
+from ..schemas import NAMESPACE, OWNER_NAME
 from .handlers.base import FOLLOW, MAX_TAIL
 from .validation import (
     ENV_NAME,
@@ -34,12 +35,6 @@ from .validation import (
     SCHEDULE,
 )
 
-OWNER_NAME = {"type": "string", "pattern": anchored(protocol.NAME)}
-NAMESPACE = {
-    "type": "string",
-    "pattern": anchored(re.compile(f"(?:{'|'.join(protocol.OWNER_KINDS)})/(?:{protocol.NAME.pattern})")),
-    "description": "users/<user> or groups/<group>.",
-}
 DEPLOYMENT_NAME = {"type": "string", "pattern": anchored(NAME), "description": NAME_RULE}
 _NO_NUL = "[^\\x00]"
 MODEL_REF = {

@@ -8,11 +8,10 @@ cannot state (a file listed twice, an empty file's hash, part CRC32s per part) a
 
 from __future__ import annotations
 
-import re
-
 from mllab.client import protocol
 
 from ..openapi import anchored, nullable, page_of, ref
+from ..schemas import NAMESPACE, OWNER_NAME
 from .validation import (
     KINDS,
     MAX_DESCRIPTION,
@@ -30,12 +29,7 @@ from .validation import (
     UPLOAD_ID,
 )
 
-NAME = {"type": "string", "pattern": anchored(protocol.NAME)}
-NAMESPACE = {
-    "type": "string",
-    "pattern": anchored(re.compile(f"(?:{'|'.join(protocol.OWNER_KINDS)})/(?:{protocol.NAME.pattern})")),
-    "description": "users/<user> or groups/<group>.",
-}
+NAME = OWNER_NAME
 VERSION_NUMBER = {"type": "integer", "minimum": 1, "maximum": protocol.MAX_VERSION}
 ALIAS = {"type": "string", "pattern": anchored(protocol.ALIAS)}
 SETTABLE_ALIAS = {**ALIAS, "not": {"const": "latest"}, "description": "Any alias but latest, which moves by itself."}
