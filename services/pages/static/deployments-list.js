@@ -1,15 +1,13 @@
 // Deployments: the list with each one's status (refreshed while any is changing), and the form
 // that deploys a model version.
 
-import { api, el, formatTime, page, pathOf, showError } from "./api.js";
+import { api, el, formatTime, page, pathOf } from "./api.js";
+import { pagedList } from "./paged-list.js";
 import { statusClass } from "./status.js";
 
 const rows = document.getElementById("deployment-rows");
-const empty = document.getElementById("list-empty");
-const more = document.getElementById("list-more");
 const filter = document.getElementById("filter-form");
 const pages = page.api.replace(/api\/v1\/$/, "");
-let next = null;
 let timer = null;
 
 function row(deployment) {
@@ -25,31 +23,18 @@ function row(deployment) {
     el("td", {}, formatTime(deployment.updated_at)));
 }
 
-async function load(append = false) {
-  showError(null);
-  clearTimeout(timer);
-  const query = new URLSearchParams({ limit: "50" });
-  if (filter.elements.namespace.value) query.set("namespace", filter.elements.namespace.value);
-  if (append && next) query.set("after", next);
-  try {
-    const answer = await api(`deployments?${query}`);
-    if (!append) rows.replaceChildren();
-    rows.append(...answer.items.map(row));
-    next = answer.next || null;
-    more.classList.toggle("d-none", !next);
-    empty.classList.toggle("d-none", rows.children.length > 0);
-    if (answer.items.some((d) => ["pending", "starting"].includes(d.status))) timer = setTimeout(load, 3000);
-  } catch (error) {
-    showError(error);
-  }
-}
-
-filter.addEventListener("submit", (event) => {
-  event.preventDefault();
-  load();
+// Refreshed every 3 s while a deployment is on its way up.
+const load = pagedList({
+  form: filter,
+  rows,
+  path: "deployments",
+  filters: () => (filter.elements.namespace.value ? { namespace: filter.elements.namespace.value } : {}),
+  row,
+  onPage: (items) => {
+    clearTimeout(timer);
+    if (items.some((d) => ["pending", "starting"].includes(d.status))) timer = setTimeout(() => load(), 3000);
+  },
 });
-filter.elements.namespace.addEventListener("change", () => load());
-more.addEventListener("click", () => load(true));
 
 const form = document.getElementById("create-form");
 if (form) {

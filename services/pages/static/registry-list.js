@@ -1,14 +1,12 @@
 // Datasets / Models: the artifacts the user may read, searched and filtered, and the upload form.
 
-import { api, el, formatTime, page, pathOf, showError } from "./api.js";
+import { el, formatTime, page, pathOf } from "./api.js";
+import { pagedList } from "./paged-list.js";
 import { bindUploadForm } from "./upload.js";
 
 const { kind } = page;
 const rows = document.getElementById("artifact-rows");
-const empty = document.getElementById("list-empty");
-const more = document.getElementById("list-more");
 const search = document.getElementById("search-form");
-let next = null;
 
 function row(artifact) {
   const href = `${page.api.replace(/api\/v1\/$/, "")}${kind}/${pathOf(artifact.namespace, artifact.name)}`;
@@ -23,31 +21,19 @@ function row(artifact) {
     el("td", {}, formatTime(artifact.updated_at)));
 }
 
-async function load(append = false) {
-  showError(null);
-  const query = new URLSearchParams({ limit: "50" });
-  const { q, namespace } = search.elements;
-  if (q.value.trim()) query.set("q", q.value.trim());
-  if (namespace.value) query.set("namespace", namespace.value);
-  if (append && next) query.set("after", next);
-  try {
-    const answer = await api(`${kind}?${query}`);
-    if (!append) rows.replaceChildren();
-    rows.append(...answer.items.map(row));
-    next = answer.next || null;
-    more.classList.toggle("d-none", !next);
-    empty.classList.toggle("d-none", rows.children.length > 0);
-  } catch (error) {
-    showError(error);
-  }
-}
-
-search.addEventListener("submit", (event) => {
-  event.preventDefault();
-  load();
+const load = pagedList({
+  form: search,
+  rows,
+  path: kind,
+  filters: () => {
+    const { q, namespace } = search.elements;
+    return {
+      ...(q.value.trim() ? { q: q.value.trim() } : {}),
+      ...(namespace.value ? { namespace: namespace.value } : {}),
+    };
+  },
+  row,
 });
-search.elements.namespace.addEventListener("change", () => load());
-more.addEventListener("click", () => load(true));
 const form = document.getElementById("upload-form");
 if (form) bindUploadForm(form, kind, () => load());
 load();
