@@ -98,6 +98,29 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = 
     raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
 
 
+def service_process(hub: Hub, module: str) -> psutil.Process:
+    """The live process of the managed service ``module`` (e.g. ``mllab.services.registry``) under ``mllab up``."""
+    for child in psutil.Process(hub.proc.pid).children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and module in " ".join(child.cmdline()):
+                return child
+        except psutil.Error:
+            continue  # gone meanwhile
+    raise AssertionError(f"no {module} process")
+
+
+def kill_service(hub: Hub, module: str, health_path: str, timeout: float) -> None:
+    """SIGKILL the managed service ``module``; wait for the hub to start a new one that answers ``health_path``."""
+    process = service_process(hub, module)
+    os.kill(process.pid, signal.SIGKILL)
+
+    def back() -> bool:
+        return service_process(hub, module).pid != process.pid and requests.get(
+            hub.url + health_path, timeout=2).status_code == 200
+
+    wait_for(back, timeout=timeout, interval=1, what=f"the hub to restart {module}")
+
+
 def stop_process_tree(proc: subprocess.Popen, timeout: float = 15) -> None:
     """SIGTERM ``proc`` (which cleans up after itself), then SIGKILL whatever is left."""
     if proc.poll() is not None:

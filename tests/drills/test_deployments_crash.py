@@ -14,35 +14,17 @@ import signal
 
 import psutil
 import pytest
-import requests
 
-from ..harness import wait_for
+from ..harness import kill_service, wait_for
 
 pytestmark = pytest.mark.slow
 
 API = "services/deployments/api/v1/"
 
 
-def deployments_process(hub) -> psutil.Process:
-    for child in psutil.Process(hub.proc.pid).children(recursive=True):
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE and "mllab.services.deployments" in " ".join(child.cmdline()):
-                return child
-        except psutil.Error:
-            continue  # gone meanwhile
-    raise AssertionError("no deployments service process")
-
-
-def kill_service(hub) -> None:
+def kill_deployments(hub) -> None:
     """SIGKILL the deployments service; the hub starts it again."""
-    process = deployments_process(hub)
-    os.kill(process.pid, signal.SIGKILL)
-
-    def back() -> bool:
-        return deployments_process(hub).pid != process.pid and requests.get(
-            hub.url + API + "health", timeout=2).status_code == 200
-
-    wait_for(back, timeout=180, interval=1, what="the hub to restart the deployments service")
+    kill_service(hub, "mllab.services.deployments", API + "health", timeout=180)
 
 
 def kill_process_group(hub) -> None:
@@ -86,7 +68,7 @@ def check_accounted_for(lab) -> dict[str, dict]:
     return settled
 
 
-@pytest.mark.parametrize("kill", [kill_service, kill_process_group], ids=["service", "process-group"])
+@pytest.mark.parametrize("kill", [kill_deployments, kill_process_group], ids=["service", "process-group"])
 def test_kill_while_deploying_and_rolling_out_settles(make_model_lab, kill):
     lab = make_model_lab()
     alice = lab.lab.api("alice")

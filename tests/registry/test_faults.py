@@ -4,37 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
 import time
 
-import psutil
 import requests
 
-from ..harness import free_port, wait_for
+from ..harness import free_port, kill_service, wait_for
 from .helpers import API, sha256
-
-
-def registry_process(hub) -> psutil.Process:
-    for child in psutil.Process(hub.proc.pid).children(recursive=True):
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE and "mllab.services.registry" in " ".join(child.cmdline()):
-                return child
-        except psutil.Error:
-            continue  # gone meanwhile
-    raise AssertionError("no registry service process")
 
 
 def kill_registry(hub) -> None:
     """SIGKILL the registry; the hub starts it again (it restarts managed services that exit)."""
-    process = registry_process(hub)
-    os.kill(process.pid, signal.SIGKILL)
-
-    def back() -> bool:
-        return registry_process(hub).pid != process.pid and requests.get(
-            hub.url + API + "health", timeout=2).status_code == 200
-
-    wait_for(back, timeout=120, interval=1, what="the hub to restart the registry")
+    kill_service(hub, "mllab.services.registry", API + "health", timeout=120)
 
 
 def test_killed_mid_upload_resumes(team, unique):
