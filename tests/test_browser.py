@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.slow
-
 
 
 def test_login_start_workspace_run_cell_logout(hub, page, tmp_path):
@@ -17,10 +17,15 @@ def test_login_start_workspace_run_cell_logout(hub, page, tmp_path):
     # JupyterHub starts the workspace and lands in JupyterLab.
     page.wait_for_url("**/user/admin/lab**")
     page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
+    # The status bar's kernel status, not the toolbar's indicator: that one reads idle before the
+    # session has a kernel, and a cell run then is dropped without a word.
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("Python 3 (ipykernel) | Idle", timeout=120_000)
     cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
     cell.click()
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
     page.keyboard.type("print(6 * 7)")
+    expect(cell).to_have_text("print(6 * 7)")
+    # The tab's unsaved mark: the notebook's model holds the code, so running the cell sends it.
+    page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").wait_for()
     page.keyboard.press("Shift+Enter")
     output = page.locator(".jp-OutputArea-output").first
     output.wait_for()
