@@ -1,11 +1,12 @@
 """``mllab doctor``: is a running platform healthy?  One `Check` per part, with the fix when it is not.
 
 The parts, in the order a request meets them: the proxy (the public URL routes to the hub), the
-hub's REST API and the token, then each service behind the proxy and what it depends on, which
+hub's REST API, the token and the engine of that user's workspaces (which the hub checks with
+their spawner), then each service behind the proxy and what it depends on, which
 each service reports itself in its readiness check (``/api/v1/health?deep=1``): its database,
 the registry's artifact store, the deployments' runtime engine (Docker, Kubernetes or local
-processes).  Only public health routes and the token's own identity are read, so any user's
-token will do.
+processes).  Only health routes and the token's own identity are read, so any user's token
+will do.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import requests
 
@@ -74,7 +75,7 @@ def check_proxy(http: requests.Session, settings: Settings) -> Check:
 
 
 def check_hub(http: requests.Session, settings: Settings) -> list[Check]:
-    """The hub's REST API, then the token."""
+    """The hub's REST API, the token, then the engine of the token's user's workspaces."""
     try:
         response = _get(http, settings.hub_api_url)
     except requests.RequestException as e:
@@ -96,7 +97,32 @@ def check_hub(http: requests.Session, settings: Settings) -> list[Check]:
     if user.status_code != 200 or "name" not in model:
         return [hub, Check("token", False, f"the hub refuses it (HTTP {user.status_code})",
                            f"make a new one at {settings.hub_url}hub/token and set MLLAB_TOKEN")]
-    return [hub, Check("token", True, f"belongs to {model.get('kind', 'user')} {model['name']}")]
+    kind = model.get("kind", "user")
+    token = Check("token", True, f"belongs to {kind} {model['name']}")
+    if kind != "user":
+        return [hub, token]  # a service has no workspaces
+    return [hub, token, check_workspaces(http, settings, model["name"])]
+
+
+def check_workspaces(http: requests.Session, settings: Settings, user: str) -> Check:
+    """The engine that runs ``user``'s workspaces, as the hub reaches it with their spawner."""
+    url = f"{settings.hub_api_url}mllab/users/{quote(user, safe='')}/workspace-engine"
+    try:
+        response = _get(http, url, settings.token)
+    except requests.Timeout:
+        return Check("workspace engine", False, f"no answer within {TIMEOUT} s",
+                     "the hub may be stuck on its engine: its log says on what")
+    except requests.RequestException as e:
+        return Check("workspace engine", False, f"not checked: no answer from the hub ({_reason(e)})",
+                     "check the hub's log")
+    body = _json(response) or {}
+    if response.status_code == 403:
+        return Check("workspace engine", False, "not checked: the token may not read this user's server",
+                     f"use a token with your own scopes (make one at {settings.hub_url}hub/token)")
+    if "ok" not in body:
+        return Check("workspace engine", False, f"the hub answered HTTP {response.status_code}",
+                     "the hub may be of another version than this client: update both")
+    return Check("workspace engine", bool(body["ok"]), str(body.get("detail", "")), str(body.get("fix", "")))
 
 
 def check_service(http: requests.Session, settings: Settings, name: str) -> list[Check]:

@@ -20,6 +20,7 @@ from traitlets.config import Config
 from .auth import authenticator_config
 from .backends import backend_config
 from .culling import culler_role, culler_service
+from .health import HEALTH_HANDLERS
 from .platform import MLLab
 from .scopes import custom_scopes, roles
 from .services import service_declarations, service_roles
@@ -43,7 +44,7 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     j.pid_file = str(data_dir / "jupyterhub.pid")
     j.template_paths = [str(Path(__file__).parent / "templates")]
     # The Teams page (/hub/teams) is the hub's: it manages the hub's groups with its cookie.
-    j.extra_handlers = list(TEAMS_HANDLERS)
+    j.extra_handlers = [*TEAMS_HANDLERS, *HEALTH_HANDLERS]
     hub.ConfigurableHTTPProxy.pid_file = str(data_dir / "proxy.pid")
 
     ip = c.JupyterHub.get("ip") or "127.0.0.1"

@@ -49,6 +49,13 @@ class MLLabSpawner(LoggingConfigurable):
         """
         raise NotImplementedError(f"{cls.__name__} does not say how MLLab options map onto it")
 
+    async def engine_check(self) -> str:
+        """What runs this user's workspaces, in a few public words; raises when it is unusable.
+
+        The hub's health of workspaces (`mllab.hub.health`, read by ``mllab doctor``) calls it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot check its engine")
+
     def platform_env(self) -> dict[str, str]:
         """The variables that point the workspace at the platform."""
         if not self.platform_url:

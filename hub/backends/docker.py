@@ -182,6 +182,10 @@ class MLLabDockerSpawner(MLLabContainerSpawner, containers.DockerEngine, DockerS
         await self.ensure_network()
         return await super().start()
 
+    async def engine_check(self) -> str:
+        version = await self.docker("version")
+        return f"Docker API {version['ApiVersion']} ({version.get('Version', 'unknown version')})"
+
     async def ensure_network(self) -> None:
         """Create the workspaces' network if it does not exist yet."""
         ensure = partial(containers.ensure_network, self.client, self.network_name, containers.labels("workspaces"))

@@ -84,3 +84,7 @@ class MLLabKubeSpawner(MLLabContainerSpawner, KubeSpawner):
     @default("container_security_context")
     def _default_container_security_context(self) -> dict:
         return dict(_SECURITY["container_security_context"])
+
+    async def engine_check(self) -> str:
+        await self.api.list_namespaced_pod(self.namespace, limit=1)
+        return f"Kubernetes, namespace {self.namespace}"

@@ -6,7 +6,9 @@ the Docker and Kubernetes backends isolate them.
 
 from __future__ import annotations
 
+import getpass
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -64,6 +66,12 @@ class MLLabLocalSpawner(MLLabSpawner, SimpleLocalProcessSpawner):
     def _default_cmd(self) -> list[str]:
         # The server of the hub's own Python environment, whatever PATH the hub was started with.
         return [sys.executable, "-m", "jupyterhub.singleuser"]
+
+    async def engine_check(self) -> str:
+        program = shutil.which(self.cmd[0], path=os.pathsep.join([*self.extra_path, os.environ.get("PATH", "")]))
+        if not program:
+            raise FileNotFoundError(f"{self.cmd[0]} is not on the workspaces' PATH")
+        return f"local processes of {getpass.getuser()}, {program}"
 
     def get_args(self) -> list[str]:
         args = super().get_args()

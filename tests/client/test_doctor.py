@@ -8,6 +8,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 from collections.abc import Container, Iterator
 
 import pytest
@@ -32,7 +33,7 @@ def parts(result: subprocess.CompletedProcess) -> list[str]:
 
 
 #: Every check ``mllab doctor`` runs, in the order it prints them.
-CHECKS = ("proxy", "hub API", "token", "registry", "registry database", "registry storage",
+CHECKS = ("proxy", "hub API", "token", "workspace engine", "registry", "registry database", "registry storage",
           "deployments", "deployments database", "deployments runtime")
 
 
@@ -51,13 +52,15 @@ def start_hub(root, config: str, ready_paths: tuple[str, ...] = Hub.ready_paths)
 @pytest.fixture(scope="module")
 @slow_fixture
 def broken(tmp_path_factory) -> Iterator[Hub]:
-    """A hub whose registry stores in S3 at a port where nothing answers, and whose deployments
-    run on a container engine at an address where nothing answers."""
+    """A hub whose registry stores in S3 at a port where nothing answers, and whose workspaces and
+    deployments run on a container engine at an address where nothing answers."""
     dead = f"127.0.0.1:{free_port()}"
     hub = start_hub(tmp_path_factory.mktemp("broken"), (
         "c.MLLab.storage = 's3'\n"
         f"c.MLLab.s3_endpoint_url = 'http://{dead}'\n"
         "c.MLLab.s3_bucket = 'gone'\n"
+        "c.MLLab.backend = 'docker'\n"
+        f"c.MLLabDockerSpawner.docker_host = 'tcp://{dead}'\n"
         "c.DeploymentsApp.runtime = 'docker'\n"
         f"c.DockerRuntime.docker_host = 'tcp://{dead}'\n"
     ))
@@ -85,6 +88,9 @@ def test_a_healthy_platform_is_all_ok(hub: Hub):
     lines = result.stdout.splitlines()
     assert f"ok    proxy: {hub.url} routes to the hub" in lines
     assert "ok    token: belongs to user admin" in lines
+    engine = next(line for line in lines if line.startswith("ok    workspace engine: "))
+    assert engine.startswith("ok    workspace engine: local processes of ")
+    assert engine.endswith(f"{sys.executable}")  # the workspaces' server runs on the hub's Python
     assert "ok    registry storage: local folder" in lines
     assert "ok    deployments runtime: local runtime, 0 workloads" in lines
     assert result.stderr == ""
@@ -100,8 +106,12 @@ def test_any_users_token_will_do(hub: Hub):
 def test_a_dead_store_and_engine_say_what_to_fix(broken: Hub):
     result = doctor(broken.url, broken.admin().new_token())
     assert result.returncode == 1
-    assert parts(result) == outcomes(failed={"registry storage", "deployments runtime"})
+    assert parts(result) == outcomes(failed={"workspace engine", "registry storage", "deployments runtime"})
     lines = result.stdout.splitlines()
+    assert (
+        "FAIL  workspace engine: failed (DockerException). Fix: Check that the engine runs and that the hub reaches "
+        "it (c.MLLab.backend, c.MLLabDockerSpawner.*; the hub's log has the error)."
+    ) in lines
     assert (
         "FAIL  registry storage: failed (StorageUnavailable). Fix: Check that S3 answers at S3Storage.endpoint_url, "
         "that S3Storage.bucket exists and that the registry's keys may use it (the registry's log has the error)."
@@ -111,7 +121,7 @@ def test_a_dead_store_and_engine_say_what_to_fix(broken: Hub):
         "and that the service reaches it (DeploymentsApp.runtime, c.DockerRuntime.*; the deployments log has the "
         "error)."
     ) in lines
-    assert result.stderr == "mllab: error: 2 of 9 checks failed; each FAIL line says what to do.\n"
+    assert result.stderr == "mllab: error: 3 of 10 checks failed; each FAIL line says what to do.\n"
 
 
 def test_a_stopped_service_says_what_to_fix(stopped: Hub):
@@ -122,6 +132,33 @@ def test_a_stopped_service_says_what_to_fix(stopped: Hub):
         "FAIL  deployments: the proxy gets no answer from it (HTTP 503). Fix: the deployments process is down or "
         "unreachable: the hub's log says why a managed service stopped (restart mllab up); an external one is "
         "started with mllab-deployments")
+
+
+def test_a_token_that_may_not_read_servers(hub: Hub):
+    """A token narrowed to the services: the workspace engine is not checked, and doctor says why."""
+    session, _ = hub.add_user("fern")
+    result = doctor(hub.url, session.new_token(scopes=["access:services!service=registry"]))
+    assert result.returncode == 1
+    assert parts(result) == outcomes(failed={"workspace engine"})
+    assert ("FAIL  workspace engine: not checked: the token may not read this user's server. Fix: use a token "
+            f"with your own scopes (make one at {hub.url}hub/token)") in result.stdout.splitlines()
+
+
+def test_the_engine_check_is_each_users_own(hub: Hub):
+    """The hub's route behind the workspace engine check answers for the token's own user only."""
+    hub.add_user("gil")
+    session, _ = hub.add_user("hana")
+    token = session.new_token()
+    own = requests.get(hub.url + "hub/api/mllab/users/hana/workspace-engine",
+                       headers={"Authorization": f"token {token}"}, timeout=30)
+    assert own.status_code == 200
+    assert own.json()["detail"].startswith("local processes of ")
+    other = requests.get(hub.url + "hub/api/mllab/users/gil/workspace-engine",
+                         headers={"Authorization": f"token {token}"}, timeout=30)
+    assert other.status_code == 404
+    assert other.json()["message"] == "No access to resources or resources not found"
+    anonymous = requests.get(hub.url + "hub/api/mllab/users/hana/workspace-engine", timeout=30)
+    assert anonymous.status_code == 403
 
 
 def test_a_token_the_hub_refuses(hub: Hub):

@@ -226,3 +226,14 @@ def test_workspace_is_hardened_and_outlives_a_hub_restart(make_docker_hub, docke
                  what="alice's workspace reachable again through the restarted hub")
     finally:
         stop_server(hub, token, "alice")
+
+
+def test_the_hub_checks_the_engine_of_workspaces(make_docker_hub, docker_client):
+    """``mllab doctor``'s workspace engine line: the hub asks the engine its workspaces run on."""
+    hub = make_docker_hub()
+    token = hub.admin().new_token()
+    response = api(hub, token, "GET", "hub/api/mllab/users/admin/workspace-engine")
+    assert response.status_code == 200, response.text
+    version = docker_client.version()
+    assert response.json() == {"name": "workspace engine", "ok": True,
+                               "detail": f"Docker API {version['ApiVersion']} ({version['Version']})"}
