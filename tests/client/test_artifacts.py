@@ -10,9 +10,10 @@ import json
 import os
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
-from mllab.client import RefError, RegistryError
+from mllab.client import IntegrityError, RefError, RegistryError
 
 from ..harness import wait_for
 
@@ -182,6 +183,38 @@ def test_pull_keeps_identical_files_and_repairs_changed_ones(alice, dataset, tmp
     repaired = client.datasets.pull("repair", out)
     assert repaired.files_downloaded == 2
     assert tree(out) == tree(dataset)
+
+
+def corrupt_blob(hub, sha256: str, s3_endpoint: str) -> None:
+    """Flip one bit of the stored blob ``sha256``, as a failing disk or a meddling hand would."""
+    key = f"blobs/{sha256[:2]}/{sha256}"
+    for path in hub.data_dir.rglob(key):
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 1
+        path.write_bytes(bytes(data))
+        return
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    for bucket in s3.list_buckets()["Buckets"]:
+        for stored in s3.list_objects_v2(Bucket=bucket["Name"], Prefix=key).get("Contents", []):
+            data = bytearray(s3.get_object(Bucket=bucket["Name"], Key=stored["Key"])["Body"].read())
+            data[len(data) // 2] ^= 1
+            s3.put_object(Bucket=bucket["Name"], Key=stored["Key"], Body=bytes(data))
+            return
+    raise AssertionError(f"blob {sha256} is in neither the hub's folder nor S3")
+
+
+def test_a_pull_refuses_bytes_that_are_not_the_versions(alice, tmp_path, s3_endpoint):
+    """The pull checks every file's sha256 before it puts it in place: rotten storage raises, and leaves
+    neither the file nor a partial one behind."""
+    client = alice.client()
+    weights = os.urandom(3 * MiB)
+    client.datasets.push(make_folder(tmp_path / "src", {"weights.bin": weights}), "rotten")
+    corrupt_blob(alice.hub, hashlib.sha256(weights).hexdigest(), s3_endpoint)
+    out = tmp_path / "out"
+    with pytest.raises(IntegrityError, match=r"^weights\.bin: got 3145728 bytes with sha256 [0-9a-f]{12}\.\.\., "
+                       r"expected 3145728 bytes with sha256 [0-9a-f]{12}\.\.\.; nothing was written, pull again\.$"):
+        client.datasets.pull("rotten", out)
+    assert list(out.rglob("*")) == []
 
 
 def test_interrupted_pull_resumes_from_the_partial_file(alice, dataset, tmp_path):
