@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -49,6 +48,7 @@ from mllab.client.http import HubSession
 from mllab.client.protocol import sha256_file
 from mllab.services.paging import encode_cursor
 
+from bench.load import moto_server
 from tests.conftest import _create_database, _drop_database
 from tests.registry.conftest import postgres_database_url, start_team
 from tests.registry.helpers import API
@@ -389,27 +389,6 @@ def bench_metadata(root: Path, datasets: int, versions: int, requests_each: int)
         _drop_database(database)
 
 
-@contextmanager
-def s3_endpoint():
-    """moto as S3, in a process of its own like a real endpoint.
-
-    In this process it would share the GIL with whichever client is measured, and the measures
-    would depend on what ran before (the reference ran 3x slower right after a registry pull).
-    """
-    from tests.harness import free_port, wait_for
-
-    port = free_port()
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: requests.get(url, timeout=1).ok, what="moto")
-        yield url
-    finally:
-        moto.terminate()
-        moto.wait()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="the issue's sizes: 1 GiB, 2 GiB, 10,000 x 10")
@@ -432,7 +411,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-registry-") as tmp:
         root = Path(tmp)
         if args.only in (None, "s3", "pull"):
-            with s3_endpoint() as endpoint:
+            with moto_server() as endpoint:
                 bench_s3(root, size, endpoint, args.workers, args.rounds, args.only != "pull")
         if args.only in (None, "local"):
             bench_local(root, stream_size, size, args.workers)
