@@ -12,6 +12,7 @@ import { type Row, versionFacts } from '../metrics';
 import { versionFolder } from '../refs';
 import { pythonSnippet } from '../snippet';
 import type { Artifact, Kind, Version } from '../types';
+import { Alert } from './Alert';
 
 interface Props {
   lab: Lab;
@@ -157,11 +158,7 @@ export function ArtifactDetail({ lab, kind, fullName, number, onBack, onOpenLink
       </button>
       <h3 className="mllab-Title">{fullName}</h3>
       {artifact?.description && <p className="mllab-Description">{artifact.description}</p>}
-      {error && (
-        <div className="mllab-Error" role="alert">
-          {error}
-        </div>
-      )}
+      <Alert message={error} />
       {artifact && Object.keys(artifact.aliases).length > 0 && (
         <p className="mllab-Aliases" aria-label="Aliases">
           {Object.entries(artifact.aliases).map(([alias, n]) => (

@@ -11,10 +11,12 @@ import type { Lab } from '../lab';
 import { CommandIDs, type OpenArtifactArgs } from '../lab';
 import type { Artifact, Context, Kind } from '../types';
 import { datasetsIcon, modelsIcon } from '../icons';
+import { Alert } from './Alert';
 import { ArtifactDetail } from './ArtifactDetail';
 import { Header } from './Header';
 import { useSignal } from './hooks';
 import { NamespaceSelect } from './NamespaceSelect';
+import { RefreshButton } from './RefreshButton';
 import { TransferList } from './TransferList';
 
 interface Opened {
@@ -150,21 +152,9 @@ function ArtifactsView({ lab, kind, requests, takePending }: ViewProps): JSX.Ele
               }}
             />
             <NamespaceSelect context={context} value={namespace} onChange={setNamespace} />
-            <button
-              type="button"
-              className="jp-Button jp-mod-styled jp-mod-reject mllab-Refresh"
-              aria-label={`Refresh the ${noun}`}
-              title="Refresh"
-              onClick={() => void refresh()}
-            >
-              ⟳
-            </button>
+            <RefreshButton what={noun} onRefresh={() => void refresh()} />
           </div>
-          {error && (
-            <div className="mllab-Error" role="alert">
-              {error}
-            </div>
-          )}
+          <Alert message={error} />
           {loading && !artifacts.length ? (
             <p className="mllab-Muted">Loading…</p>
           ) : shown.length ? (

@@ -13,8 +13,10 @@ import { formatTime } from '../format';
 import type { Lab } from '../lab';
 import type { Context, Deployment } from '../types';
 import { deploymentsIcon } from '../icons';
+import { Alert } from './Alert';
 import { Header } from './Header';
 import { NamespaceSelect } from './NamespaceSelect';
+import { RefreshButton } from './RefreshButton';
 import { TryIt } from './TryIt';
 
 /** How often the list is read again while a deployment is starting (milliseconds). */
@@ -110,11 +112,7 @@ function DeploymentDetail({ lab, deployment, onBack, onChanged }: DetailProps): 
         </tbody>
       </table>
       {deployment.message && <p className="mllab-Message">{deployment.message}</p>}
-      {problem && (
-        <div className="mllab-Error" role="alert">
-          {problem}
-        </div>
-      )}
+      <Alert message={problem} />
       <div className="mllab-Actions">
         <button
           type="button"
@@ -227,21 +225,9 @@ function DeploymentsView({ lab }: { lab: Lab }): JSX.Element {
           Deploy a model version
         </button>
         <NamespaceSelect context={context} value={namespace} onChange={setNamespace} />
-        <button
-          type="button"
-          className="jp-Button jp-mod-styled jp-mod-reject mllab-Refresh"
-          aria-label="Refresh the deployments"
-          title="Refresh"
-          onClick={() => void refresh()}
-        >
-          ⟳
-        </button>
+        <RefreshButton what="deployments" onRefresh={() => void refresh()} />
       </div>
-      {error && (
-        <div className="mllab-Error" role="alert">
-          {error}
-        </div>
-      )}
+      <Alert message={error} />
       {loading ? (
         <p className="mllab-Muted">Loading…</p>
       ) : shown.length ? (

@@ -6,6 +6,7 @@ import { describeError } from '../errors';
 import type { Lab } from '../lab';
 import { EXAMPLE_PAYLOAD, endpointPath, formatAnswer, parsePayload, PROTOCOLS, type Protocol } from '../payload';
 import type { Deployment } from '../types';
+import { Alert } from './Alert';
 
 export function TryIt({ lab, deployment }: { lab: Lab; deployment: Deployment }): JSX.Element {
   const [protocol, setProtocol] = React.useState<Protocol>('mlflow');
@@ -68,11 +69,7 @@ export function TryIt({ lab, deployment }: { lab: Lab; deployment: Deployment })
         </button>
         {deployment.status !== 'ready' && <span className="mllab-Muted">The deployment answers once it is ready.</span>}
       </div>
-      {problem && (
-        <div className="mllab-Error" role="alert">
-          {problem}
-        </div>
-      )}
+      <Alert message={problem} />
       <div aria-live="polite">
         {answer !== null && (
           <>

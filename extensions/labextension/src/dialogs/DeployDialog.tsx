@@ -1,15 +1,16 @@
 /** "Deploy a model version": pick a model, a version or alias, a name and a namespace. */
 
 import { Dialog, showDialog } from '@jupyterlab/apputils';
-import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { Alert } from '../components/Alert';
 import { checkDeploymentName, deploymentName } from '../deploy';
 import { describeError } from '../errors';
-import { mergeArtifacts, namespaceLabel } from '../filter';
+import { mergeArtifacts } from '../filter';
 import type { Lab } from '../lab';
 import { formatRef } from '../refs';
 import type { Artifact, Context, Deployment, Version } from '../types';
+import { FormBody, type IFormProps, NamespaceField } from './FormBody';
 
 interface DeployValues {
   model: string;
@@ -18,13 +19,11 @@ interface DeployValues {
   namespace: string;
 }
 
-interface FormProps {
+interface FormProps extends IFormProps<DeployValues> {
   lab: Lab;
   context: Context;
   models: Artifact[];
-  initial: DeployValues;
   problem: string | null;
-  onChange: (values: DeployValues) => void;
 }
 
 /** The versions of a model to choose from: its aliases first, then every number. */
@@ -62,11 +61,7 @@ function DeployForm({ lab, context, models, initial, problem, onChange }: FormPr
   const model = models.find(m => m.full_name === values.model);
   return (
     <div className="mllab-Form">
-      {problem && (
-        <div className="mllab-Error" role="alert">
-          {problem}
-        </div>
-      )}
+      <Alert message={problem} />
       <label className="mllab-Field">
         <span>Model</span>
         <select
@@ -104,35 +99,9 @@ function DeployForm({ lab, context, models, initial, problem, onChange }: FormPr
         <span>Deployment name</span>
         <input className="jp-mod-styled" name="name" value={values.name} onChange={e => set({ name: e.target.value })} />
       </label>
-      <label className="mllab-Field">
-        <span>Namespace</span>
-        <select className="jp-mod-styled" name="namespace" value={values.namespace} onChange={e => set({ namespace: e.target.value })}>
-          {context.namespaces.map(ns => (
-            <option key={ns} value={ns}>
-              {namespaceLabel(ns, context.namespace)}
-            </option>
-          ))}
-        </select>
-      </label>
+      <NamespaceField context={context} value={values.namespace} onChange={namespace => set({ namespace })} />
     </div>
   );
-}
-
-class DeployBody extends ReactWidget implements Dialog.IBodyWidget<DeployValues> {
-  private values: DeployValues;
-
-  constructor(private readonly props: Omit<FormProps, 'onChange'>) {
-    super();
-    this.values = props.initial;
-  }
-
-  getValue(): DeployValues {
-    return this.values;
-  }
-
-  render(): JSX.Element {
-    return <DeployForm {...this.props} onChange={values => (this.values = values)} />;
-  }
 }
 
 /** Ask what to deploy and create the deployment; resolves it, or null when cancelled. */
@@ -160,7 +129,7 @@ export async function deployDialog(lab: Lab): Promise<Deployment | null> {
   for (;;) {
     const result = await showDialog({
       title: 'Deploy a model version',
-      body: new DeployBody({ lab, context, models, initial: values, problem }),
+      body: new FormBody(DeployForm, { lab, context, models, initial: values, problem }),
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Deploy' })],
       focusNodeSelector: 'select[name=model]'
     });

@@ -5,23 +5,22 @@
  */
 
 import { Dialog, showDialog } from '@jupyterlab/apputils';
-import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { Alert } from '../components/Alert';
 import { describeError } from '../errors';
-import { mergeArtifacts, namespaceLabel } from '../filter';
+import { mergeArtifacts } from '../filter';
 import type { Lab } from '../lab';
 import { type DatasetChoice, datasetChoices, pushRequest, type PushValues } from '../push';
 import { nameFromPath } from '../refs';
 import type { Context, Kind } from '../types';
+import { FormBody, type IFormProps, NamespaceField } from './FormBody';
 
-interface FormProps {
+interface FormProps extends IFormProps<PushValues> {
   kind: Kind;
   context: Context;
   choices: DatasetChoice[];
-  initial: PushValues;
   problem: string | null;
-  onChange: (values: PushValues) => void;
 }
 
 function PushForm({ kind, context, choices, initial, problem, onChange }: FormProps): JSX.Element {
@@ -33,25 +32,12 @@ function PushForm({ kind, context, choices, initial, problem, onChange }: FormPr
   };
   return (
     <div className="mllab-Form">
-      {problem && (
-        <div className="mllab-Error" role="alert">
-          {problem}
-        </div>
-      )}
+      <Alert message={problem} />
       <label className="mllab-Field">
         <span>Name</span>
         <input className="jp-mod-styled" name="name" value={values.name} onChange={e => set({ name: e.target.value })} />
       </label>
-      <label className="mllab-Field">
-        <span>Namespace</span>
-        <select className="jp-mod-styled" name="namespace" value={values.namespace} onChange={e => set({ namespace: e.target.value })}>
-          {context.namespaces.map(ns => (
-            <option key={ns} value={ns}>
-              {namespaceLabel(ns, context.namespace)}
-            </option>
-          ))}
-        </select>
-      </label>
+      <NamespaceField context={context} value={values.namespace} onChange={namespace => set({ namespace })} />
       <label className="mllab-Field">
         <span>Description (optional)</span>
         <input
@@ -103,23 +89,6 @@ function PushForm({ kind, context, choices, initial, problem, onChange }: FormPr
   );
 }
 
-class PushBody extends ReactWidget implements Dialog.IBodyWidget<PushValues> {
-  private values: PushValues;
-
-  constructor(private readonly props: Omit<FormProps, 'onChange'>) {
-    super();
-    this.values = props.initial;
-  }
-
-  getValue(): PushValues {
-    return this.values;
-  }
-
-  render(): JSX.Element {
-    return <PushForm {...this.props} onChange={values => (this.values = values)} />;
-  }
-}
-
 /**
  * Ask how to push `path` (a file or folder relative to the server's root) and start the
  * transfer; the dialog comes back with the reason while the values or the server refuse.
@@ -143,7 +112,7 @@ export async function pushDialog(lab: Lab, kind: Kind, path: string): Promise<bo
   for (;;) {
     const result = await showDialog({
       title: kind === 'datasets' ? `Push ${shown} as a dataset version` : `Register ${shown} as a model version`,
-      body: new PushBody({ kind, context, choices, initial: values, problem }),
+      body: new FormBody(PushForm, { kind, context, choices, initial: values, problem }),
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: kind === 'datasets' ? 'Push' : 'Register' })],
       focusNodeSelector: 'input[name=name]'
     });
