@@ -12,14 +12,18 @@ context.
 
 from __future__ import annotations
 
+import aiohttp
 import kubernetes_asyncio.config.kube_config
 import kubernetes_validate
 import pytest
 from kubernetes_asyncio.client import ApiClient
 from mllab.hub.backends.kubernetes import MLLabKubeSpawner
 from mllab.hub.hubconfig import configure
+from tornado import web
 from tornado.web import HTTPError
 from traitlets.config import Config
+
+from ..harness import free_port
 
 K8S_VERSION = "1.30"
 PROFILES = [
@@ -192,3 +196,36 @@ async def test_pod_security_is_the_shared_one(spawner_config):
     assert workspace_container(workspace)["securityContext"] == other["spec"]["containers"][0]["securityContext"]
     assert workspace["spec"]["securityContext"] == other["spec"]["securityContext"]
     assert workspace["metadata"]["labels"]["app.kubernetes.io/part-of"] == "mllab"
+
+
+class PodsStandIn(web.RequestHandler):
+    """The one call of the engine check, as a cluster's API server answers it: an empty PodList."""
+
+    def get(self, namespace: str) -> None:
+        self.application.settings["seen"].append((namespace, self.get_query_argument("limit", None),
+                                                  self.request.headers.get("Authorization")))
+        self.finish({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": []})
+
+
+async def test_engine_check_lists_pods_in_the_namespace(spawner_config):
+    """``mllab doctor``'s workspace engine line on Kubernetes: one pod list in the spawner's namespace,
+    with its credentials, answered here by a stand-in API server (no cluster exists on this machine)."""
+    seen: list[tuple] = []
+    server = web.Application([(r"/api/v1/namespaces/([^/]+)/pods", PodsStandIn)], seen=seen).listen(0, "127.0.0.1")
+    port = next(iter(server._sockets.values())).getsockname()[1]
+    spawner_config.MLLabKubeSpawner.k8s_api_host = f"http://127.0.0.1:{port}"
+    spawner_config.MLLabKubeSpawner.namespace = "mllab"
+    try:
+        _, _, spawner = await render(spawner_config, {})
+        assert await spawner.engine_check() == "Kubernetes, namespace mllab"
+    finally:
+        server.stop()
+    assert seen == [("mllab", "1", "Bearer not-a-real-token")]
+
+
+async def test_engine_check_fails_without_a_cluster(spawner_config):
+    """No API server at the configured address: the check raises, and doctor prints FAIL with the fix."""
+    spawner_config.MLLabKubeSpawner.k8s_api_host = f"http://127.0.0.1:{free_port()}"
+    _, _, spawner = await render(spawner_config, {})
+    with pytest.raises(aiohttp.ClientConnectorError):
+        await spawner.engine_check()
