@@ -33,3 +33,4 @@ def test_deployments_conform_to_their_openapi_document(deployments_hub, tmp_path
     run = run_schemathesis(deployments_hub.hub.url + API + "openapi.json", deployments_hub.token, CONFIG, tmp_path)
     print(f"deployments: {run.cases} cases in {run.seconds:.0f} s")
     assert run.returncode == 0, run.output[-20000:]
+    assert run.cases > 500, f"only {run.cases} cases: the document lost its operations?\n{run.output[-5000:]}"
