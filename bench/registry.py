@@ -36,7 +36,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
-import psutil
 import requests
 from botocore.config import Config as BotoConfig
 from sqlalchemy import create_engine, text
@@ -50,6 +49,7 @@ from mllab.services.paging import encode_cursor
 
 from bench.load import moto_server
 from tests.conftest import _create_database, _drop_database
+from tests.harness import service_process
 from tests.registry.conftest import postgres_database_url, start_team
 from tests.registry.helpers import API
 
@@ -162,13 +162,6 @@ def timed(fn, *args):
     start = time.perf_counter()
     result = fn(*args)
     return time.perf_counter() - start, result
-
-
-def registry_pid(hub) -> psutil.Process:
-    for child in psutil.Process(hub.proc.pid).children(recursive=True):
-        if "mllab.services.registry" in " ".join(child.cmdline()):
-            return child
-    raise RuntimeError("registry service not found")
 
 
 def stream_object(s3, bucket: str, key: str, dest: Path) -> None:
@@ -297,7 +290,7 @@ def bench_pull(root: Path, team, s3, data: Path, rounds: int) -> None:
 
 def bench_local(root: Path, stream_size: int, repush_size: int, workers: int | None) -> None:
     with registry_team(root, "local", None, workers) as (team, client):
-        service = registry_pid(team.hub)
+        service = service_process(team.hub, "mllab.services.registry")
         data = make_file(root / "in" / "local.bin", stream_size)
         baseline = service.memory_info().rss
         peak = [baseline]

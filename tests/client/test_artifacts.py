@@ -14,6 +14,7 @@ import boto3
 import pytest
 import requests
 from mllab.client import IntegrityError, RefError, RegistryError
+from mllab.services.storage.base import blob_key
 
 from ..harness import wait_for
 
@@ -187,7 +188,7 @@ def test_pull_keeps_identical_files_and_repairs_changed_ones(alice, dataset, tmp
 
 def corrupt_blob(hub, sha256: str, s3_endpoint: str) -> None:
     """Flip one bit of the stored blob ``sha256``, as a failing disk or a meddling hand would."""
-    key = f"blobs/{sha256[:2]}/{sha256}"
+    key = blob_key(sha256)
     for path in hub.data_dir.rglob(key):
         data = bytearray(path.read_bytes())
         data[len(data) // 2] ^= 1
