@@ -7,6 +7,8 @@ like the hub's own.  ``write`` includes ``read``.  The filters select the owner 
 
 from __future__ import annotations
 
+from mllab.services.permissions import TEAMS_SCOPE
+
 #: The artifact kinds and what each scope of theirs allows.
 SCOPES: dict[str, dict[str, str]] = {
     "datasets": {
@@ -21,6 +23,9 @@ SCOPES: dict[str, dict[str, str]] = {
         "read": "List deployments and read their status and logs.",
         "write": "Create, update and delete deployments.",
         "invoke": "Send requests to deployed models and services.",
+    },
+    "teams": {
+        "read": "As a member, read the datasets, models and deployments of one's teams (with the kind's read scope).",
     },
 }
 
@@ -43,15 +48,16 @@ def custom_scopes(extra: dict[str, str] | None = None) -> dict[str, dict]:
 
 
 def own_namespace_scopes() -> list[str]:
-    """Scopes every user holds on their own namespace ``users/<name>``.
-
-    Everything, including invoking their own deployments.
-    """
+    """Scopes every user holds on themselves: everything on ``users/<name>``, including invoking
+    their own deployments, and reading their teams' namespaces as a member (`TEAMS_SCOPE`)."""
     return [
-        f"custom:{kind}:{action}!user"
-        for kind, actions in SCOPES.items()
-        for action in actions
-        if action != "read"  # implied by write
+        *(
+            f"custom:{kind}:{action}!user"
+            for kind, actions in SCOPES.items()
+            for action in actions
+            if action != "read"  # implied by write
+        ),
+        f"{TEAMS_SCOPE}!user",
     ]
 
 
@@ -70,8 +76,9 @@ def roles(
       members of the admin groups of single sign-on).
 
     Read on a team's namespace comes from membership: the services let every member of
-    ``group`` read ``groups/<group>`` with any read scope of the kind (so a team created at
-    run time, or synced from a login provider, works at once).  Write on a team namespace is
+    ``group`` read ``groups/<group>`` with the teams scope and a read scope of the kind (so a
+    team created at run time, or synced from a login provider, works at once); a token narrowed
+    to ``!user=<name>`` reads no team.  Write on a team namespace is
     granted with a role, e.g. ``{"name": "vision-writers", "groups": ["vision"],
     "scopes": ["custom:datasets:write!group=vision"]}``.
     """

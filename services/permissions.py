@@ -3,8 +3,13 @@
 Scopes are ``custom:<kind>:<action>`` with an optional owner filter: ``!user=alice`` means
 the namespace ``users/alice``, ``!group=vision`` the namespace ``groups/vision``; no filter
 means every namespace.  JupyterHub has already expanded ``write`` into ``read`` and ``!user``
-into ``!user=<name>`` by the time a service sees the scopes.  Membership of a group grants
-read on its namespace (teams share with their members without a role per team).
+into ``!user=<name>`` by the time a service sees the scopes.  A filtered scope means exactly
+its filter: ``custom:models:read!user=alice`` reads ``users/alice`` and nothing else.
+
+Teams share with their members without a role per team: a member reads ``groups/<team>``
+when the token also holds `TEAMS_SCOPE` (every user's own role grants it on themselves, so
+their login and their unnarrowed tokens carry it) besides a read scope of the kind.  A token
+made narrower, without it, reads no team.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass, field
 
 _NAMESPACE = re.compile(r"^(users|groups)/([^/\x00-\x1f]+)$")
 _FILTERS = {"users": "user", "groups": "group"}
+#: Read, as a member, the namespaces of the user's own teams (JupyterHub groups).
+TEAMS_SCOPE = "custom:teams:read"
 
 
 def parse_namespace(namespace: str) -> tuple[str, str]:
@@ -47,7 +54,7 @@ class Permissions:
         scope = f"custom:{kind}:{action}"
         if scope in self.scopes or f"{scope}!{_FILTERS[owner_kind]}={owner}" in self.scopes:
             return True
-        return action == "read" and owner_kind == "groups" and owner in self.groups and self._holds(kind)
+        return action == "read" and owner_kind == "groups" and owner in self.member_teams(kind)
 
     def readable_namespaces(self, kind: str) -> set[str] | None:
         """Namespaces whose ``kind`` this user may read; None means all of them."""
@@ -62,12 +69,18 @@ class Permissions:
             owner_kind, _, owner = filt.partition("=")
             if owner_kind in ("user", "group"):
                 namespaces.add(f"{owner_kind}s/{owner}")
-        if self._holds(kind):
-            namespaces |= {f"groups/{group}" for group in self.groups}
-        return namespaces
+        return namespaces | {f"groups/{team}" for team in self.member_teams(kind)}
 
-    def _holds(self, kind: str) -> bool:
-        # Team read needs the token to carry some read scope of this kind: a token made
-        # with narrower scopes (e.g. only models) does not reach the team's datasets.
+    def member_teams(self, kind: str) -> frozenset[str]:
+        """The teams whose ``kind`` this token reads as their member's.
+
+        It takes the teams scope on this user (or on everyone) and some read scope of the kind:
+        a token made with narrower scopes (only models, or only ``!user=alice``) reaches no
+        team's datasets.
+        """
+        if not ({TEAMS_SCOPE, f"{TEAMS_SCOPE}!user={self.name}"} & self.scopes):
+            return frozenset()
         prefix = f"custom:{kind}:read"
-        return any(scope == prefix or scope.startswith(prefix + "!") for scope in self.scopes)
+        if not any(scope == prefix or scope.startswith(prefix + "!") for scope in self.scopes):
+            return frozenset()
+        return self.groups

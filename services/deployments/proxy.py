@@ -1,10 +1,17 @@
 """Calling a deployment: ``/services/deployments/endpoints/<namespace>/<name>/<path>``.
 
-The caller's hub token (or login cookie) must hold ``custom:deployments:invoke`` on the
-namespace; the request is then forwarded to the runtime and its answer streamed back.  The
-runtime's own port is never handed out: this route is the only way in.  The user's
-credentials stay here: neither the ``Authorization`` header nor the hub's cookies reach the
-runtime.
+The caller's hub token (or, on the hub's origin, login cookie) must hold
+``custom:deployments:invoke`` on the namespace; the request is then forwarded to the runtime and
+its answer streamed back.  The runtime's own port is never handed out: this route is the only
+way in.
+
+What a deployed program answers is user content, and on the hub's origin it sits beside the
+hub's cookies and pages.  So it is made inert: the caller's credentials (``Authorization``,
+cookies, the XSRF token) never reach the program; its answer loses the headers that would act
+on the origin (``Set-Cookie``, ``Service-Worker-Allowed``, its own CSP, ...) and gains
+``Content-Security-Policy: sandbox`` (no ``allow-same-origin``: a page runs no script and
+belongs to no origin) and ``X-Content-Type-Options: nosniff``.  The same holds on the
+endpoint origin (`DeploymentsApp.endpoint_url`), which also takes tokens only.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import aiohttp
+from jupyterhub.services.auth import HubAuth
 
 from ..errors import APIError
 from ..handlers import APIHandler
@@ -22,11 +30,22 @@ from ..openapi import operation
 
 log = logging.getLogger(__name__)
 
-#: Headers that belong to one connection (RFC 9110 7.6.1), or to the caller's hub session.
-_NOT_FORWARDED = {
+#: Headers that belong to one connection (RFC 9110 7.6.1); the body is streamed again.
+_HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "host", "authorization", "cookie", "content-length",
+    "transfer-encoding", "upgrade", "host", "content-length",
 }
+#: Request headers that carry the caller's hub credentials, which are not the program's to use.
+_REQUEST_DROPPED = _HOP_BY_HOP | {"authorization", "cookie", "x-xsrftoken", "x-csrftoken"}
+#: Answer headers with which a program could act on the origin that serves it, or loosen
+#: what `INERT_HEADERS` sets.
+_RESPONSE_DROPPED = _HOP_BY_HOP | {
+    "set-cookie", "set-cookie2", "service-worker-allowed", "clear-site-data", "refresh",
+    "content-security-policy", "content-security-policy-report-only", "x-content-type-options",
+    "access-control-allow-credentials",
+}
+#: Set on every answer of a program: a page runs no script, has an opaque origin, is not sniffed.
+INERT_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 #: Seconds a runtime may take to answer one request (models can be slow; streams are long).
 REQUEST_TIMEOUT = 300
 
@@ -114,7 +133,7 @@ class EndpointHandler(APIHandler):
         url = target.url.rstrip("/") + "/" + path
         if self.request.query:
             url += "?" + self.request.query
-        headers = [(k, v) for k, v in self.request.headers.get_all() if k.lower() not in _NOT_FORWARDED]
+        headers = [(k, v) for k, v in self.request.headers.get_all() if k.lower() not in _REQUEST_DROPPED]
         headers.append(("X-Forwarded-Prefix", self.request.path[: len(self.request.path) - len(path)]))
         response_started = False
         try:
@@ -129,13 +148,15 @@ class EndpointHandler(APIHandler):
                 seen = set()
                 for key, value in response.headers.items():
                     lower = key.lower()
-                    if lower in _NOT_FORWARDED:
+                    if lower in _RESPONSE_DROPPED:
                         continue
                     if lower in seen:
                         self.add_header(key, value)
                     else:
                         self.set_header(key, value)
                         seen.add(lower)
+                for key, value in INERT_HEADERS.items():
+                    self.set_header(key, value)
                 async for chunk in response.content.iter_any():
                     self.write(chunk)
                     await self.flush()
@@ -147,3 +168,15 @@ class EndpointHandler(APIHandler):
         self.finish()
 
     get = head = post = put = patch = delete = options = _forward
+
+
+class OriginEndpointHandler(EndpointHandler):
+    """The endpoint proxy on the endpoint origin (`DeploymentsApp.endpoint_port`): tokens only.
+
+    A login cookie of the hub's host may still arrive here (cookies ignore ports); it
+    authenticates nobody, so no page can call a deployment with a visitor's rights.
+    """
+
+    def initialize(self, route: str = "", hub_auth: HubAuth | None = None) -> None:
+        super().initialize(route)
+        self.hub_auth = hub_auth

@@ -16,12 +16,13 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="milliseconds") + "Z" if moment else None
 
 
-def endpoint_url(prefix: str, namespace: str, name: str) -> str:
-    """The platform URL of a deployment: ``/services/deployments/endpoints/users/alice/churn/``."""
-    return f"{prefix.rstrip('/')}/endpoints/{namespace}/{name}/"
+def endpoint_url(endpoints_url: str, namespace: str, name: str) -> str:
+    """The URL of a deployment's endpoint: ``/services/deployments/endpoints/users/alice/churn/``,
+    or below the endpoint origin (``https://endpoints.example.org/users/alice/churn/``)."""
+    return f"{endpoints_url.rstrip('/')}/{namespace}/{name}/"
 
 
-def deployment_view(deployment: Deployment, prefix: str) -> dict[str, Any]:
+def deployment_view(deployment: Deployment, endpoints_url: str) -> dict[str, Any]:
     spec = deployment.spec or {}
     return {
         "namespace": deployment.namespace,
@@ -39,7 +40,7 @@ def deployment_view(deployment: Deployment, prefix: str) -> dict[str, Any]:
         "status": deployment.status,
         "message": deployment.message,
         "desired": deployment.desired,
-        "url": endpoint_url(prefix, deployment.namespace, deployment.name),
+        "url": endpoint_url(endpoints_url, deployment.namespace, deployment.name),
         "created_at": iso(deployment.created_at),
         "updated_at": iso(deployment.updated_at),
         "created_by": deployment.created_by,

@@ -15,7 +15,7 @@ import requests
 from mllab.services.deployments.app import DeploymentsApp
 from mllab.services.openapi import HTTP_METHODS, documented_methods, openapi_document
 
-from .conftest import API, HTTP_SERVICE, Lab
+from .conftest import API, HTTP_SERVICE, DeploymentsAPI, Lab
 
 SECRET = "alice's secret output"
 PUBLIC = ("/api/v1/health", "/api/v1/openapi.json")
@@ -126,3 +126,28 @@ def test_lists_show_only_what_the_caller_may_read(lab: Lab, walk):
         refused = bob.get(kind, params={"namespace": "users/alice"})
         assert refused.status_code == 403 and SECRET not in refused.text
     assert "users/alice/secret" in [d["full_name"] for d in lab.api("alice").get("deployments").json()["items"]]
+
+
+def test_narrow_token_reads_no_team(lab: Lab):
+    """A token filtered to ``!user=alice`` reads alice's namespace only: not her team's deployments,
+    their logs, nor their endpoints; her unnarrowed token reads them as a member."""
+    admin = lab.hub.admin()
+    assert admin.api("POST", "groups/ops", json={}).status_code == 201
+    assert admin.api("POST", "groups/ops/users", json={"users": ["alice"]}).status_code == 200
+    team = DeploymentsAPI(lab.hub, admin.new_token())
+    team.create(namespace="groups/ops", name="web", command=HTTP_SERVICE, port=8000)
+    team.wait("groups/ops/web", "ready")
+
+    member = lab.api("alice")
+    assert member.get("deployments/groups/ops/web/logs").status_code == 200
+    assert "groups/ops/web" in [d["full_name"] for d in member.get("deployments").json()["items"]]
+
+    narrow = lab.api("alice", scopes=["custom:deployments:read!user=alice", "custom:deployments:invoke!user=alice"])
+    listed = narrow.get("deployments").json()["items"]
+    assert "groups/ops/web" not in [d["full_name"] for d in listed]
+    for path in ("deployments/groups/ops/web", "deployments/groups/ops/web/logs"):
+        refused = narrow.get(path)
+        assert refused.status_code == 403, path
+        assert refused.json()["error"] == "forbidden"
+    assert narrow.get("deployments", params={"namespace": "groups/ops"}).status_code == 403
+    team.delete("deployments/groups/ops/web")

@@ -185,6 +185,16 @@ def test_group_sharing(make_team, request, backend):
     assert carol.download("datasets", "groups/vision/cats", "latest", "img/1.png").status_code == 403
     assert carol.get("datasets").json()["items"] == []
 
+    # A token narrowed to bob's own namespace means just that: no team.
+    narrow = team.registry("bob", scopes=["custom:datasets:read!user=bob"])
+    assert narrow.get("datasets").json()["items"] == []
+    refused = narrow.get("datasets/groups/vision/cats")
+    assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+    assert narrow.download("datasets", "groups/vision/cats", "latest", "img/1.png").status_code == 403
+    # With the teams scope beside it, the membership counts again.
+    member = team.registry("bob", scopes=["custom:datasets:read!user=bob", "custom:teams:read!user=bob"])
+    assert [a["full_name"] for a in member.get("datasets").json()["items"]] == ["groups/vision/cats"]
+
     assert bob.start("groups/vision/cats", {"new": b"bob's"}).status_code == 403
     assert bob.call("PATCH", "datasets/groups/vision/cats", json={"description": "x"}).status_code == 403
     # A role that grants write lets him.

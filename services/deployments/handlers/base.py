@@ -31,7 +31,8 @@ class Service:
     controller: Controller
     fetcher: ModelFetcher | None
     checks: Settings
-    prefix: str
+    #: Where the deployments' endpoints are served: ``<prefix>endpoints/`` or `DeploymentsApp.endpoint_url`.
+    endpoints_url: str
 
 
 class DeploymentsBaseHandler(APIHandler):

@@ -17,9 +17,9 @@ from .base import DeploymentsBaseHandler
 _DEPLOYMENT = "/{owner_kind}/{owner}/{name}"
 
 
-def _list(session: Session, namespaces: set[str] | None, paging: PageRequest, prefix: str) -> dict:
+def _list(session: Session, namespaces: set[str] | None, paging: PageRequest, endpoints_url: str) -> dict:
     found = list_deployments(session, namespaces, paging)
-    return found.json([deployment_view(d, prefix) for d in found.rows])
+    return found.json([deployment_view(d, endpoints_url) for d in found.rows])
 
 
 class DeploymentsHandler(DeploymentsBaseHandler):
@@ -27,7 +27,7 @@ class DeploymentsHandler(DeploymentsBaseHandler):
                scope="custom:deployments:read", tags=["deployments"], returns=ref("DeploymentPage"))
     async def get(self) -> None:
         namespaces = self.namespaces()
-        self.write_json(await self.service.db.run(_list, namespaces, self.paging(), self.service.prefix))
+        self.write_json(await self.service.db.run(_list, namespaces, self.paging(), self.service.endpoints_url))
 
     @operation(
         "Deploy a model ({\"model\": \"users/alice/churn@production\", ...}) or a service ({\"namespace\", "
@@ -50,7 +50,7 @@ class DeploymentsHandler(DeploymentsBaseHandler):
         self.log.info("%s created %s", self.user, self.service.controller.describe(deployment))
         self.service.controller.endpoints.set(deployment.namespace, deployment.name, None, deployment.status)
         self.service.controller.submit(self.service.controller.bring_up(deployment.id))
-        self.write_json(deployment_view(deployment, self.service.prefix), status=201)
+        self.write_json(deployment_view(deployment, self.service.endpoints_url), status=201)
 
     async def resolve(self, ref: ModelRef) -> int:
         return await resolve_model(self, ref)
@@ -77,7 +77,7 @@ class OneDeployment(DeploymentsBaseHandler):
         """The deployment as it is after an operation; 404 if it was deleted meanwhile."""
         if now is None:
             raise APIError(404, f"No deployment {before.full_name}: it was deleted meanwhile.")
-        self.write_json(deployment_view(now, self.service.prefix))
+        self.write_json(deployment_view(now, self.service.endpoints_url))
 
 
 class DeploymentHandler(OneDeployment):
@@ -85,7 +85,7 @@ class DeploymentHandler(OneDeployment):
                tags=["deployments"], returns=ref("Deployment"))
     async def get(self, owner_kind: str, owner: str, name: str) -> None:
         deployment = await self.find(owner_kind, owner, name, "read")
-        self.write_json(deployment_view(deployment, self.service.prefix))
+        self.write_json(deployment_view(deployment, self.service.endpoints_url))
 
     @operation("Delete a deployment: its runtime is stopped and removed, then the record.",
                scope="custom:deployments:write", tags=["deployments"], responses={"204": {"description": "Deleted"}})
