@@ -33,6 +33,8 @@ def test_logged_in_browser_gets_the_page(hub, alice, page):
     assert response.status_code == 200, response.text[:300]
     assert response.headers["Content-Type"].startswith("text/html")
     assert 'id="mllab-page"' in response.text
+    # No page may frame it, not even one on the hub's origin (a user's content lives there too).
+    assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     # The hub's navigation bar, with the platform's links; alice is no admin: no Teams.
     for label in ("Datasets", "Models", "Deployments"):
         assert f">{label}</a>" in response.text

@@ -80,8 +80,9 @@ class PageHandler(HubOAuthenticated, RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Cache-Control", "no-store")
-        # Pages are not to be framed elsewhere (the hub's pages say the same).
-        self.set_header("Content-Security-Policy", "frame-ancestors 'self'")
+        # No page frames ours: not another site, and not a page on the hub's origin that a user
+        # controls (a deployment's answer, a file a workspace serves), which could overlay it.
+        self.set_header("Content-Security-Policy", "frame-ancestors 'none'")
 
     def check_scope(self) -> None:
         """403 unless the user may read one of `kinds` in some namespace."""
