@@ -54,13 +54,25 @@ c.MLLabDockerSpawner.hub_host = "hub"
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 120
 
-# Deployments: containers on the `mllab-deployments` network, which the hub joins too; the
+# Deployments run where workspaces do (MLLab.backend = "docker" gives the docker runtime), on
+# the same engine: containers on the `mllab-deployments` network, which the hub joins too; the
 # service reaches them there and copies models in (it runs in a container, not on the host).
-c.DeploymentsApp.runtime = "docker"
 c.DockerRuntime.network_name = "mllab-deployments"
 c.DockerRuntime.publish_host_port = False
 c.DockerRuntime.model_transfer = "copy"
 c.DockerRuntime.model_image = os.environ.get("MLLAB_MODEL_SERVER_IMAGE", "mllab/model-server:latest")
+
+# The deployments' endpoints on an origin of their own (docs/deployments.md), when
+# MLLAB_ENDPOINT_URL names it: the service also listens on port 8001 of the hub's container,
+# which the compose file publishes, and the API gives each deployment's URL below it.  Give it
+# a host name of its own (https://endpoints.ml.example.org/): the hub's host at another port
+# would still receive the hub's cookies.  Unset: endpoints are served under the hub's address
+# only (/services/deployments/endpoints/...), made inert there.
+endpoint_url = os.environ.get("MLLAB_ENDPOINT_URL", "")
+if endpoint_url:
+    c.DeploymentsApp.endpoint_port = 8001
+    c.DeploymentsApp.endpoint_ip = "0.0.0.0"
+    c.DeploymentsApp.endpoint_url = endpoint_url
 
 # Keep this last: derive the JupyterHub settings from the options above.
 from mllab.hub import configure  # noqa: E402
