@@ -113,12 +113,14 @@ def platform(docker_host) -> Iterator[Platform]:
     built = time.monotonic()
     # A bind mount of a missing path makes a folder there, which would stand in the socket's way.
     assert Path(docker_host.removeprefix("unix://")).is_socket(), f"{docker_host} is gone"
-    port = free_port()
+    port, endpoint_port = free_port(), free_port()
     project = f"mllab-compose-{secrets.token_hex(3)}"
     env = {
         **podman_env(),
         **images,
         "MLLAB_PORT": str(port),
+        "MLLAB_ENDPOINT_PORT": str(endpoint_port),
+        "MLLAB_ENDPOINT_URL": f"http://127.0.0.1:{endpoint_port}/",
         "MLLAB_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "MLLAB_DOCKER_SOCKET": docker_host.removeprefix("unix://"),
     }
@@ -160,13 +162,16 @@ def admin_token(platform) -> str:
     return platform.hub.admin().new_token("compose test")
 
 
-def test_only_the_hub_port_is_published(platform):
+def test_only_the_hub_ports_are_published(platform):
+    """The hub's, and the endpoint origin the deployments service serves beside it."""
     published = {
-        c["Labels"]["com.docker.compose.service"]: [(p["host_port"], p["container_port"]) for p in c.get("Ports") or []]
+        c["Labels"]["com.docker.compose.service"]: {(p["host_port"], p["container_port"]) for p in c.get("Ports") or []}
         for c in platform.containers()
     }
     assert set(published) == {"secrets", "postgres", "minio", "hub"}
-    assert published == {"secrets": [], "postgres": [], "minio": [], "hub": [(platform.hub.port, 8000)]}
+    endpoint_port = int(platform.env["MLLAB_ENDPOINT_PORT"])
+    assert published == {"secrets": set(), "postgres": set(), "minio": set(),
+                         "hub": {(platform.hub.port, 8000), (endpoint_port, 8001)}}
 
 
 def test_secrets_are_generated_owner_only_and_not_in_the_files(platform):
