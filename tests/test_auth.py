@@ -78,6 +78,105 @@ def test_misconfigured_login_is_refused_without_the_network(settings, message):
             check(MLLab(**settings))
 
 
+def sign_on(auth: str, sections: dict, **mllab) -> MLLab:
+    """``MLLab`` for single sign-on with ``auth`` (an issuer nobody answers at for oidc),
+    whose config also holds the admin's ``sections`` (``{"GitHubOAuthenticator": {...}}``)."""
+    c = Config()
+    c.MLLab.update(auth=auth, **CLIENT, **mllab)
+    if auth == "oidc":
+        c.MLLab.setdefault("oidc_issuer", f"http://127.0.0.1:{free_port()}")
+    for section, settings in sections.items():
+        for name, value in settings.items():
+            c[section][name] = value
+    return MLLab(config=c)
+
+
+SIGN_ON = ["github", "gitlab", "oidc"]
+#: What the start-up error names for each provider: the allow settings on the class they are set on.
+CLOSED = {
+    "github": "MLLab.auth = 'github' lets nobody but the admins log in: say who may with "
+              "c.GitHubOAuthenticator.allowed_organizations or c.GitHubOAuthenticator.allowed_users, "
+              "or set c.GitHubOAuthenticator.allow_all = True to let in every GitHub account",
+    "gitlab": "MLLab.auth = 'gitlab' lets nobody but the admins log in: say who may with "
+              "c.GitLabOAuthenticator.allowed_gitlab_groups, c.GitLabOAuthenticator.allowed_project_ids or "
+              "c.GitLabOAuthenticator.allowed_users, or set c.GitLabOAuthenticator.allow_all = True "
+              "to let in every GitLab account",
+    "oidc": "MLLab.auth = 'oidc' lets nobody but the admins log in: say who may with "
+            "c.MLLabOIDCAuthenticator.allowed_groups or c.MLLabOIDCAuthenticator.allowed_users, "
+            "or set c.MLLabOIDCAuthenticator.allow_all = True to let in every account the provider authenticates",
+}
+
+
+@pytest.mark.parametrize("auth", ["github", "gitlab"])
+def test_sign_on_is_closed_by_default(auth):
+    """As in OAuthenticator: only the admins and those an allow setting names get in."""
+    mllab = sign_on(auth, {})
+    authenticator = AUTHENTICATORS[auth](config=authenticator_config(mllab, "http://127.0.0.1:8000"))
+    assert authenticator.allow_all is False
+    with pytest.raises(ValueError, match="lets nobody but the admins log in"):
+        authenticator.check_allow_config()  # plain `jupyterhub -f` refuses to start too
+
+
+@pytest.mark.parametrize("auth", SIGN_ON)
+@pytest.mark.parametrize(
+    "sections",
+    [
+        pytest.param({}, id="nothing"),
+        pytest.param({"MLLab": {"admin_user": "jdoe"}, "Authenticator": {"admin_users": {"root"}}}, id="admins-only"),
+        pytest.param({"OAuthenticator": {"allow_all": True}, "{cls}": {"allow_all": False}},
+                     id="subclass-closes-again"),
+        pytest.param({"Authenticator": {"allowed_users": set()}}, id="empty-allow-list"),
+    ],
+)
+def test_closed_sign_on_is_refused_naming_its_settings(auth, sections):
+    """Checked before the network: the oidc issuer here answers nobody.  Admins do not open the login."""
+    sections = {name.format(cls=AUTHENTICATORS[auth].__name__): value for name, value in sections.items()}
+    admin_groups = {"admin_groups": ["ml-admins"]} if auth == "oidc" else {}
+    with pytest.raises(ValueError) as refused:
+        check_auth(sign_on(auth, sections, **admin_groups))
+    assert str(refused.value) == CLOSED[auth]
+
+
+@pytest.mark.parametrize(
+    ("auth", "sections"),
+    [
+        pytest.param("github", {"GitHubOAuthenticator": {"allowed_organizations": {"my-org"}}}, id="github-orgs"),
+        pytest.param("github", {"MLLabGitHubAuthenticator": {"allowed_users": {"octocat"}}}, id="github-subclass"),
+        pytest.param("github", {"OAuthenticator": {"allow_all": True}}, id="github-oauthenticator-allow-all"),
+        pytest.param("github", {"GitHubOAuthenticator": {"github_organization_whitelist": {"my-org"}}},
+                     id="github-deprecated-name"),
+        pytest.param("gitlab", {"GitLabOAuthenticator": {"allowed_gitlab_groups": {"ml"}}}, id="gitlab-groups"),
+        pytest.param("gitlab", {"GitLabOAuthenticator": {"allowed_project_ids": {42}}}, id="gitlab-projects"),
+        pytest.param("gitlab", {"Authenticator": {"allow_existing_users": True}}, id="gitlab-existing-users"),
+        pytest.param("oidc", {"GenericOAuthenticator": {"allowed_groups": {"ml"}}}, id="oidc-generic-groups"),
+        pytest.param("oidc", {"MLLabOIDCAuthenticator": {"allow_all": True}}, id="oidc-allow-all"),
+    ],
+)
+def test_an_allow_setting_opens_sign_on_wherever_it_is_set(auth, sections, issuer):
+    check_auth(sign_on(auth, sections, oidc_issuer=issuer[0]))
+
+
+@pytest.mark.parametrize("auth", ["github", "gitlab"])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        pytest.param(lambda c: c.Authenticator.allowed_users.add("alice"), id="added-to-a-list"),
+        pytest.param(lambda c: setattr(c.OAuthenticator, "allow_all", True), id="base-class"),
+        pytest.param(lambda c: (setattr(c.OAuthenticator, "allow_all", True),
+                                setattr(c.MLLabOAuthenticator, "allow_all", False)), id="closed-below"),
+        pytest.param(lambda c: None, id="unset"),
+    ],
+)
+def test_config_is_read_as_the_authenticator_reads_it(auth, setting):
+    """The start-up check decides as the authenticator itself will, built from the same config."""
+    mllab = sign_on(auth, {})
+    setting(mllab.config)
+    c = authenticator_config(mllab, "http://127.0.0.1:8000")
+    c.merge(mllab.config)
+    cls = AUTHENTICATORS[auth]
+    assert cls.is_opened_by(mllab.config) is cls(config=c).any_allow_config
+
+
 class DiscoveryHandler(BaseHTTPRequestHandler):
     document: dict = {}
 
@@ -133,7 +232,7 @@ def test_oidc_discovers_its_endpoints_when_it_starts(issuer):
     assert authenticator.basic_auth is False, "the provider takes the secret in the body only"
     assert authenticator.scope == ["openid", "profile", "email"], "groups is not a scope this provider lists"
     assert authenticator.manage_groups is True
-    assert authenticator.allow_all is True
+    assert authenticator.allow_all is False, "logins are closed until the admin opens them"
 
 
 def test_oidc_without_userinfo_reads_the_id_token(issuer):
@@ -148,22 +247,22 @@ def test_oidc_without_userinfo_reads_the_id_token(issuer):
 
 def test_oidc_explicit_settings_win(issuer):
     url, _ = issuer
-    authenticator = oidc_authenticator(url, token_url="https://proxy.example.org/token", allow_all=False)
+    authenticator = oidc_authenticator(url, token_url="https://proxy.example.org/token", allow_all=True)
     assert authenticator.token_url == "https://proxy.example.org/token"
-    assert authenticator.allow_all is False
+    assert authenticator.allow_all is True
 
 
 def test_unreachable_issuer_is_one_clear_error():
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(RuntimeError, match=f"cannot read the OpenID Connect discovery document at {url}/"):
-        check_auth(MLLab(auth="oidc", oidc_issuer=url, **CLIENT))
+        check_auth(sign_on("oidc", {"MLLabOIDCAuthenticator": {"allowed_groups": {"ml"}}}, oidc_issuer=url))
     with pytest.raises(RuntimeError, match="cannot read the OpenID Connect discovery document"):
         oidc_authenticator(url)
 
 
 def test_check_auth_passes_with_a_reachable_issuer(issuer):
-    check_auth(MLLab(auth="oidc", oidc_issuer=issuer[0], **CLIENT))
-    check_auth(MLLab())  # native: nothing to reach
+    check_auth(sign_on("oidc", {"MLLabOIDCAuthenticator": {"allowed_groups": {"ml"}}}, oidc_issuer=issuer[0]))
+    check_auth(MLLab())  # native: nothing to reach, nobody in without the admin's approval
 
 
 def native_authenticator(tmp_path, db) -> MLLabNativeAuthenticator:

@@ -12,7 +12,9 @@ import re
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
@@ -21,6 +23,7 @@ import pytest
 import requests
 
 from .harness import REPO, Hub, HubSession, api, env_with_node, free_port, stop_process_tree, wait_for
+from .test_auth import CLOSED
 
 PROVIDER = REPO / "tests" / "oidc" / "provider.mjs"
 USERS = json.loads((REPO / "tests" / "oidc" / "users.json").read_text())
@@ -28,6 +31,10 @@ USERS = json.loads((REPO / "tests" / "oidc" / "users.json").read_text())
 
 class LoginRefused(Exception):
     """The provider answered the login form with an error."""
+
+
+class HubRefused(Exception):
+    """The provider logged the user in, and the hub answered its callback with 403."""
 
 
 @dataclass
@@ -79,27 +86,36 @@ def start_provider(root: Path, redirect_uri: str) -> OIDCProvider:
     return provider
 
 
-@pytest.fixture
-def sso(make_hub, tmp_path) -> Iterator[tuple[Hub, OIDCProvider]]:
-    """A hub logging people in through a freshly started OIDC provider."""
-    config = tmp_path / "jupyterhub_config.py"
+@contextmanager
+def running_sso(make_hub: Callable[..., Hub], root: Path, settings: str) -> Iterator[tuple[Hub, OIDCProvider]]:
+    """A hub logging people in through a freshly started OIDC provider, with ``settings`` in its config."""
+    config = root / "jupyterhub_config.py"
     hub = make_hub(args=["--config", str(config)], start=False)
-    provider = start_provider(tmp_path, hub.url + "hub/oauth_callback")
+    provider = start_provider(root, hub.url + "hub/oauth_callback")
     try:
         config.write_text(
             f"c.MLLab.auth = 'oidc'\n"
             f"c.MLLab.oidc_issuer = {provider.issuer!r}\n"
             f"c.MLLab.oauth_client_id = {provider.client_id!r}\n"
             f"c.MLLab.oauth_client_secret = {provider.client_secret!r}\n"
-            f"c.MLLab.public_url = {hub.url!r}\n"
-            "c.MLLab.admin_user = 'alice'\n"
-            "c.MLLab.admin_groups = ['ml-admins']\n"
+            f"c.MLLab.public_url = {hub.url!r}\n" + settings
         )
         hub.start()
         yield hub, provider
     finally:
         hub.stop()  # before the provider, so nothing calls a provider that is gone
         stop_process_tree(provider.proc)
+
+
+@pytest.fixture
+def sso(make_hub, tmp_path) -> Iterator[tuple[Hub, OIDCProvider]]:
+    """A hub that lets in everyone the provider authenticates (``allow_all``)."""
+    with running_sso(make_hub, tmp_path, (
+        "c.MLLabOIDCAuthenticator.allow_all = True\n"
+        "c.MLLab.admin_user = 'alice'\n"
+        "c.MLLab.admin_groups = ['ml-admins']\n"
+    )) as running:
+        yield running
 
 
 def sso_login(hub: Hub, username: str, password: str | None = None) -> HubSession:
@@ -122,6 +138,8 @@ def sso_login(hub: Hub, username: str, password: str | None = None) -> HubSessio
                 return session
             response = session.get(url, allow_redirects=False)
             continue
+        if response.url.startswith(hub.url + "hub/oauth_callback") and response.status_code == 403:
+            raise HubRefused(response.text)
         error = re.search(r'class="error">([^<]+)<', response.text)
         if error:
             raise LoginRefused(error.group(1))
@@ -209,7 +227,8 @@ CLIENT = "c.MLLab.oauth_client_id = 'hub'\nc.MLLab.oauth_client_secret = 'secret
             OIDC + "c.MLLab.oidc_issuer = 'http://127.0.0.1:9'\n", "requires MLLab.oauth_client_id", id="no-client"
         ),
         pytest.param(
-            OIDC + CLIENT + "c.MLLab.oidc_issuer = 'http://127.0.0.1:{port}'\n",
+            OIDC + CLIENT + "c.MLLab.oidc_issuer = 'http://127.0.0.1:{port}'\n"
+            "c.MLLabOIDCAuthenticator.allow_all = True\n",
             "cannot read the OpenID Connect discovery document",
             id="issuer-unreachable",
         ),
@@ -232,3 +251,47 @@ def test_misconfigured_sign_on_is_one_clear_line(make_hub, tmp_path, config, mes
     assert "Traceback" not in result.stderr
     assert len(errors) == 1 and errors[0].startswith("mllab up: error: "), result.stderr
     assert message in errors[0]
+
+
+def test_only_allowed_users_get_in(make_hub, tmp_path):
+    """bob logs in at the provider, and the hub does not let him in: he is not in allowed_users."""
+    with running_sso(make_hub, tmp_path, (
+        "c.MLLabOIDCAuthenticator.allowed_users = {'alice'}\n"
+        "c.MLLab.admin_user = 'carol'\n"
+    )) as (hub, _):
+        with pytest.raises(HubRefused, match="not currently authorized"):
+            sso_login(hub, "bob")
+        alice = whoami(sso_login(hub, "alice"))
+        assert (alice["name"], alice["admin"]) == ("alice", False)
+        admin_token = sso_login(hub, "carol").new_token()  # admins always get in
+        assert api(hub, admin_token, "GET", "hub/api/users/bob").status_code == 404
+
+
+SIGN_ON = {
+    "github": "c.MLLab.auth = 'github'\n",
+    "gitlab": "c.MLLab.auth = 'gitlab'\n",
+    "oidc": OIDC + "c.MLLab.oidc_issuer = 'http://127.0.0.1:{port}'\nc.MLLab.admin_groups = ['ml-admins']\n",
+}
+
+
+@pytest.mark.parametrize("auth", SIGN_ON)
+def test_sign_on_without_allow_list_refuses_to_start(make_hub, tmp_path, auth):
+    """Logins are closed until the admin opens them: a hub nobody but its admins can enter does not start."""
+    started = time.monotonic()
+    result = run_up_with_config(
+        make_hub, tmp_path, SIGN_ON[auth].format(port=free_port()) + CLIENT + "c.MLLab.admin_user = 'jdoe'\n"
+    )
+    assert time.monotonic() - started < 30, "no wait on the network: the time to import the hub"
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert errors == [f"mllab up: error: {CLOSED[auth]}"], result.stderr
+
+
+def test_github_with_allow_all_starts(make_hub, tmp_path):
+    """Opened explicitly, the hub starts (GitHub needs no network for that) and sends people to GitHub."""
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(SIGN_ON["github"] + CLIENT + "c.GitHubOAuthenticator.allow_all = True\n")
+    hub = make_hub(args=["--config", str(config)])
+    login = hub.session().get(hub.url + "hub/oauth_login", allow_redirects=False)
+    assert login.is_redirect
+    assert login.headers["Location"].startswith("https://github.com/login/oauth/authorize?")

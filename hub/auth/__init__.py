@@ -49,7 +49,10 @@ def authenticator_config(mllab: MLLab, hub_url: str) -> Config:
 def check_auth(mllab: MLLab) -> None:
     """The login checks to run before the hub starts, each failing with one clear message.
 
-    ``ValueError`` for a missing or contradictory option (as `authenticator_config`), then
+    ``ValueError`` for a missing or contradictory option (as `authenticator_config`), or
+    for a single sign-on that lets nobody but the admins in: logins are closed until the
+    admin's config (``mllab.config``) opens them (``lets nobody but the admins log in: say
+    who may with c.GitHubOAuthenticator.allowed_organizations ...``).  Then
     ``RuntimeError`` for what needs the network: with ``auth = "oidc"``, the issuer's
     discovery document must be readable (``cannot read the OpenID Connect discovery
     document at ...``).

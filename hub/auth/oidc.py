@@ -59,6 +59,8 @@ class MLLabOIDCAuthenticator(MLLabOAuthenticator, GenericOAuthenticator):
     """
 
     takes_admin_groups = True
+    allow_class = "MLLabOIDCAuthenticator"
+    allow_lists = ("allowed_groups", "allowed_users")
 
     issuer = Unicode(
         help="""
@@ -133,5 +135,6 @@ class MLLabOIDCAuthenticator(MLLabOAuthenticator, GenericOAuthenticator):
 
     @classmethod
     def preflight(cls, mllab: MLLab) -> None:
-        """Read the issuer's discovery document, as the authenticator will at start."""
+        """The allow settings' check, then read the issuer's discovery document, as the authenticator will at start."""
+        super().preflight(mllab)
         discover(mllab.oidc_issuer)
