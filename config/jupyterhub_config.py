@@ -21,6 +21,8 @@ c.MLLab.backend = "local"
 c.MLLab.auth = "native"
 # c.MLLab.oidc_issuer = "https://keycloak.example.org/realms/ml"
 # c.MLLab.oauth_client_id = "mllab"   # the secret comes from $MLLAB_OAUTH_CLIENT_SECRET
+# Single sign-on is closed until you say who may log in (docs/auth.md); without it the hub does not start.
+# c.MLLabOIDCAuthenticator.allowed_groups = {"ml-users"}
 
 # Artifact storage: a local folder by default, or any S3 API.
 # c.MLLab.storage = "s3"
