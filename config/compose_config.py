@@ -55,9 +55,9 @@ c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 120
 
 # Deployments run where workspaces do (MLLab.backend = "docker" gives the docker runtime), on
-# the same engine: containers on the `mllab-deployments` network, which the hub joins too; the
-# service reaches them there and copies models in (it runs in a container, not on the host).
-c.DockerRuntime.network_name = "mllab-deployments"
+# the same engine: each container alone on a network of its own, which the hub's container
+# joins while it runs (the service finds its own container: c.DockerRuntime.service_container);
+# the service reaches them there and copies models in (it runs in a container, not on the host).
 c.DockerRuntime.publish_host_port = False
 c.DockerRuntime.model_transfer = "copy"
 c.DockerRuntime.model_image = os.environ.get("MLLAB_MODEL_SERVER_IMAGE", "mllab/model-server:latest")

@@ -294,6 +294,7 @@ def test_service_pods(runtime):
     assert main["image"] == "registry.example.org/team/web:1.0"
     assert main["args"] == ["serve", "--port", "8000"]
     assert {"name": "PORT", "value": "8000"} in main["env"] and {"name": "GREETING", "value": "hi"} in main["env"]
+    assert {"name": "HOST", "value": "0.0.0.0"} in main["env"]  # the pod's own addresses, behind its NetworkPolicy
     assert main["readinessProbe"]["tcpSocket"] == {"port": 8000}
     assert rendered["Service"]["spec"]["ports"][0]["port"] == 8000
     assert rendered["NetworkPolicy"]["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8000}]

@@ -82,6 +82,7 @@ async def test_model_service_and_job(runtime, work_dir, sklearn_model, assert_se
 
     wait_for(lambda: requests.get(f"{served.url}/v2/health/ready", timeout=1).ok, timeout=60, what="the model")
     assert_serves(served.url, "iris")
+    assert listening(served) == {("127.0.0.1", served.ref["port"])}  # loopback only: the proxy's way in
     wait_for(lambda: requests.get(web.url, timeout=1).ok, timeout=30, what="the service")
     assert await wait_state(runtime, run, "exited") == State("exited", 3)
     assert "hello from the job" in await runtime.logs(run)
@@ -94,6 +95,27 @@ async def test_model_service_and_job(runtime, work_dir, sklearn_model, assert_se
     assert await restarted.state(found[run.workload_id]) == State("exited", 3)
     assert "hello from the job" in await restarted.logs(found[run.workload_id])
     assert requests.get(f"{found[served.workload_id].url}/ping", timeout=5).ok
+
+
+def listening(handle: Handle) -> set[tuple[str, int]]:
+    """The addresses the handle's processes listen on (TCP)."""
+    return {(c.laddr.ip, c.laddr.port) for p in group_of(handle) for c in p.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN}
+
+
+async def test_services_are_told_to_listen_on_loopback(runtime):
+    """Services get ``$HOST`` (127.0.0.1) with ``$PORT``; the documented command binds it, so only this
+    machine (the platform's proxy, which checks tokens) reaches them; jobs listen nowhere and get neither."""
+    documented = ["sh", "-c", 'exec "$0" -m http.server --bind "$HOST" "$PORT"', sys.executable]
+    web = await runtime.start(Workload(id="mllab-s-users-alice-web-9", kind="service", namespace="users/alice",
+                                       name="web", command=documented, port=8000))
+    wait_for(lambda: requests.get(web.url, timeout=1).ok, timeout=30, what="the service")
+    environ = psutil.Process(web.ref["pid"]).environ()
+    assert (environ["HOST"], environ["PORT"]) == ("127.0.0.1", str(web.ref["port"]))
+    assert listening(web) == {("127.0.0.1", web.ref["port"])}
+    run = await runtime.start(job(0, script="import os; print(os.environ.get('HOST'), os.environ.get('PORT'))"))
+    await wait_state(runtime, run, "exited")
+    assert await runtime.logs(run) == "None None\n"
 
 
 async def test_found_without_handle_file(runtime, work_dir, sklearn_model):

@@ -8,8 +8,10 @@ and its handle to ``<work_dir>/handles/<id>.json``.  Every process carries
 them (with psutil) even without their handle, and a recycled pid is never taken for one of
 them (the handle's process start time must match too).
 
-Models and services get a free port on 127.0.0.1 as ``$PORT``; they run as the service's own
-OS user, with a minimal environment (`LocalRuntime.keep_env`), not the service's secrets.
+Models and services get a free port as ``$PORT`` and listen on the loopback address only,
+``$HOST`` (127.0.0.1; the model server is started bound to it): what other machines could
+reach would skip the proxy's invoke check.  They run as the service's own OS user, with a
+minimal environment (`LocalRuntime.keep_env`), not the service's secrets.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from traitlets import Float, List, Unicode, default
 
 from .base import MODEL_SERVER_MODULE, Handle, Runtime, State, Workload, WorkloadError, model_server_args
 
+#: Where models and services listen (``$HOST``): loopback only, so that other machines reach them
+#: through the platform's proxy alone.
 HOST = "127.0.0.1"
 #: Records the command's exit status in the file named by $1, atomically.
 WRAPPER = 'f=$1; shift; "$@"; code=$?; echo "$code" > "$f.tmp" && mv "$f.tmp" "$f"; exit "$code"'
@@ -146,7 +150,7 @@ class LocalRuntime(Runtime):
         env.update(workload.env)
         env.update({"MLLAB_WORKLOAD_ID": workload.id, "MLLAB_WORK_DIR": self.work_dir})
         if port is not None:
-            env["PORT"] = str(port)
+            env.update(PORT=str(port), HOST=HOST)
         cwd = self._path("run", workload.id)
         cwd.mkdir(exist_ok=True)
         self._path("exit", workload.id).unlink(missing_ok=True)

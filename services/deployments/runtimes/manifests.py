@@ -33,6 +33,9 @@ ANNOTATION_NAMESPACE = "mllab.org/namespace"
 ANNOTATION_NAME = "mllab.org/name"
 ANNOTATION_PORT = "mllab.org/port"
 MODEL_VOLUME = "model"
+#: Where a model or service listens in its pod (``$HOST``): the pod's addresses, which its
+#: NetworkPolicy opens to the proxy and the deployments service only.
+LISTEN_HOST = "0.0.0.0"
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,13 @@ def pod_template(workload: Workload, settings: Settings) -> dict[str, Any]:
     port = workload_port(workload)
     env = dict(workload.env)
     if port is not None:
-        env["PORT"] = str(port)
+        env.update(PORT=str(port), HOST=LISTEN_HOST)
     extra: dict[str, Any] = {}
     if workload.kind == "model":
         if not workload.model_ref:
             raise WorkloadError(f"model workload {workload.id} has no model_ref to pull on Kubernetes")
         image = workload.image or settings.model_image
-        args = model_server_args(workload.name, MODEL_MOUNT, "0.0.0.0", MODEL_PORT)
+        args = model_server_args(workload.name, MODEL_MOUNT, LISTEN_HOST, MODEL_PORT)
         extra = {
             "volumes": [{"name": MODEL_VOLUME, "emptyDir": {}}],
             "volume_mounts": [{"name": MODEL_VOLUME, "mountPath": MODEL_MOUNT, "readOnly": True}],
