@@ -12,6 +12,7 @@ c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
 c.MLLab.data_dir = ".mllab"
 
 # Where workspaces run: "local" (processes on this machine), "docker" or "kubernetes".
+# Deployments and jobs run there too (c.DeploymentsApp.runtime follows it).
 c.MLLab.backend = "local"
 
 # The hub database: SQLite in the data dir by default; PostgreSQL in production.

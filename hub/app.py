@@ -27,6 +27,7 @@ from .preflight import (
     check_proxy,
     previous_proxy_running,
 )
+from .services import check_deployments_runtime
 from .startup import python_bin_on_path, start_up
 
 
@@ -56,12 +57,12 @@ class MLLabHub(JupyterHub):
     def load_config_file(self, *args, **kwargs) -> None:
         # Order of precedence: command line > config file > embedded defaults.
         command_line = deepcopy(self.config)
-        if self.config_file:
-            # The file's own configure(c) derives from the file's settings; configure below
-            # derives again once the command line is applied over them.
-            super().load_config_file(self.config_file)
-            self.update_config(command_line)
         try:
+            if self.config_file:
+                # The file's own configure(c) derives from the file's settings; configure below
+                # derives again once the command line is applied over them.
+                super().load_config_file(self.config_file)
+                self.update_config(command_line)
             admin = admin_settings(self.config)
             mllab = MLLab(config=admin)
             # Checks first, so a failed start leaves nothing behind in the data dir.
@@ -75,6 +76,7 @@ class MLLabHub(JupyterHub):
             ):
                 check_proxy(admin.ConfigurableHTTPProxy.get("command") or ["configurable-http-proxy"])
             check_auth(mllab)
+            check_deployments_runtime(mllab, admin)
             admin.merge(start_up(mllab, admin))
             self.config = configure(admin)
         except (PreflightError, TraitError, ValueError, RuntimeError) as e:

@@ -23,7 +23,7 @@ from .culling import culler_role, culler_service
 from .health import HEALTH_HANDLERS
 from .platform import MLLab
 from .scopes import custom_scopes, roles
-from .services import service_declarations, service_roles
+from .services import check_deployments_runtime, service_declarations, service_roles
 from .teams import TEAMS_HANDLERS
 
 #: Where `configure` records what it derived, so that a second call (``mllab up`` derives
@@ -53,6 +53,7 @@ def platform_config(mllab: MLLab, c: Config) -> Config:
     hub.merge(authenticator_config(mllab, hub_url))
     hub.Authenticator.admin_users = {mllab.admin_user}
 
+    check_deployments_runtime(mllab, c)
     services, extra_scopes = service_declarations(mllab, c)
     j.custom_scopes = custom_scopes(extra_scopes)
     # Every user may open the services' pages (the services check their own scopes).

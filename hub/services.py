@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from traitlets.config import Config
 
 from ..services.app import ServiceApp
+from ..services.permissions import TEAMS_SCOPE
 from .platform import MLLab
 from .scopes import SCOPES
 
@@ -52,12 +53,12 @@ class Builtin:
 BUILTIN: dict[str, Builtin] = {
     "registry": Builtin(
         "mllab.services.registry.app:RegistryApp",
-        [f"custom:{kind}:{action}" for kind in ("datasets", "models") for action in SCOPES[kind]],
+        [*(f"custom:{kind}:{action}" for kind in ("datasets", "models") for action in SCOPES[kind]), TEAMS_SCOPE],
     ),
     "deployments": Builtin(
         "mllab.services.deployments.app:DeploymentsApp",
         # Deploying a model checks that the caller may read it, so browser logins carry that too.
-        [*(f"custom:deployments:{action}" for action in SCOPES["deployments"]), "custom:models:read"],
+        [*(f"custom:deployments:{action}" for action in SCOPES["deployments"]), "custom:models:read", TEAMS_SCOPE],
         # It fetches the model versions it serves, once it has checked that the caller may read them.
         own_scopes=["custom:models:read"],
     ),
@@ -79,6 +80,12 @@ SERVICE_OPTIONS = {
     "s3_region": "S3Storage.region",
 }
 
+#: ``c.MLLab`` options that set a service's trait whether the admin set them or not: facts of the
+#: platform that the service acts on (the deployments runtime follows the workspace backend).
+PLATFORM_OPTIONS = {
+    "backend": "DeploymentsApp.workspace_backend",
+}
+
 #: Traits holding a database URL, whose password is moved off the command line.
 _DATABASE_URLS = {"db_url"}
 
@@ -91,6 +98,10 @@ def service_settings(mllab: MLLab, c: Config, app: type[ServiceApp]) -> Config:
     for option, target in SERVICE_OPTIONS.items():
         section, trait = target.split(".")
         if section in sections and option in c.MLLab:
+            settings[section][trait] = getattr(mllab, option)
+    for option, target in PLATFORM_OPTIONS.items():
+        section, trait = target.split(".")
+        if section in sections:
             settings[section][trait] = getattr(mllab, option)
     for section in sections & set(c):
         settings[section].merge(deepcopy(c[section]))
@@ -165,6 +176,30 @@ def link_deployments_to_registry(services: dict[str, dict], c: Config) -> None:
     if "registry_url" not in c.DeploymentsApp:
         url = registry["url"].rstrip("/") + "/services/registry/"
         deployments["command"] = [*deployments["command"], f"--DeploymentsApp.registry_url={url}"]
+
+
+def check_deployments_runtime(mllab: MLLab, c: Config) -> None:
+    """``ValueError`` naming the fix when the hub would run users' deployments as its own OS user on
+    its machine (the local runtime) while workspaces run apart from it (``docker``, ``kubernetes``).
+
+    Only a deployments service the hub starts is checked: an external one reads its own config
+    file (and refuses commands on a local runtime there, see `DeploymentsApp.workspace_backend`).
+    """
+    spec = mllab.services.get("deployments", {})
+    if mllab.backend == "local" or spec is None or "api_token" in spec:
+        return
+    from mllab.services.deployments.runtimes import RUNTIMES
+
+    app = BUILTIN["deployments"].app
+    if app(config=service_settings(mllab, c, app)).runtime != "local":
+        return
+    fix = "set c.DeploymentsApp.runtime = 'docker' or 'kubernetes'"
+    if "runtime" in c.get("DeploymentsApp", {}) and mllab.backend in RUNTIMES:
+        fix = f"remove c.DeploymentsApp.runtime (deployments then run where workspaces do), or {fix}"
+    raise ValueError(
+        f"DeploymentsApp.runtime = 'local' would run users' deployments as the hub's own OS user while "
+        f"MLLab.backend = {mllab.backend!r} keeps workspaces apart from it: {fix}"
+    )
 
 
 def service_roles(declarations: list[dict]) -> list[dict]:

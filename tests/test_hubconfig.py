@@ -10,6 +10,7 @@ from mllab.hub.hubconfig import admin_settings
 from mllab.hub.platform import MLLab
 from mllab.hub.services import BUILTIN, SERVICE_OPTIONS
 from mllab.services.app import ServiceApp
+from mllab.services.deployments.app import DeploymentsApp
 from traitlets.config import Config
 
 
@@ -123,3 +124,53 @@ def test_deployments_fetch_models_from_the_registry_where_the_hub_reaches_it(tmp
     c.MLLab.services = {"registry": {"url": "http://registry:8080", "api_token": "t" * 32}}
     command = next(s for s in configure(c).JupyterHub.services if s["name"] == "deployments")["command"]
     assert "--DeploymentsApp.registry_url=http://registry:8080/services/registry/" in command
+
+
+def deployments_of(c: Config) -> dict:
+    return next(s for s in c.JupyterHub.services if s["name"] == "deployments")
+
+
+def started_as(command: list[str]) -> DeploymentsApp:
+    """The deployments service as the hub starts it (``python -m mllab.services.deployments ARGS``)."""
+    assert command[1:3] == ["-m", "mllab.services.deployments"]
+    app = DeploymentsApp()
+    app.parse_command_line(command[3:])
+    return app
+
+
+@pytest.mark.parametrize("backend", [None, "local", "docker", "kubernetes"],
+                         ids=["unset", "local", "docker", "kubernetes"])
+def test_deployments_run_where_workspaces_do(tmp_path, backend):
+    c = Config()
+    c.MLLab.data_dir = str(tmp_path)
+    if backend:
+        c.MLLab.backend = backend
+    command = deployments_of(configure(c))["command"]
+    assert f"--DeploymentsApp.workspace_backend={backend or 'local'}" in command
+    app = started_as(command)
+    assert (app.workspace_backend, app.runtime) == (backend or "local", backend or "local")
+
+
+def test_an_admins_deployments_runtime_wins(tmp_path):
+    c = Config()
+    c.MLLab.data_dir = str(tmp_path)
+    c.MLLab.backend = "kubernetes"
+    c.DeploymentsApp.runtime = "docker"
+    assert started_as(deployments_of(configure(c))["command"]).runtime == "docker"
+
+
+@pytest.mark.parametrize("backend", ["docker", "kubernetes"])
+def test_a_local_runtime_under_container_workspaces_is_refused(tmp_path, backend):
+    c = Config()
+    c.MLLab.data_dir = str(tmp_path)
+    c.MLLab.backend = backend
+    c.DeploymentsApp.runtime = "local"
+    with pytest.raises(ValueError, match=(
+        f"DeploymentsApp.runtime = 'local' would run users' deployments as the hub's own OS user while "
+        f"MLLab.backend = '{backend}' keeps workspaces apart from it: remove c.DeploymentsApp.runtime"
+    )):
+        configure(c)
+    # Not the hub's to start: a removed or external deployments service has settings of its own.
+    for spec in (None, {"url": "http://deployments:8080", "api_token": "t" * 32}):
+        c.MLLab.services = {"deployments": spec}
+        configure(c)

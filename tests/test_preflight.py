@@ -77,3 +77,21 @@ def test_missing_proxy(tmp_path):
 def test_missing_config_file(tmp_path):
     result = run_up(tmp_path, "--config", str(tmp_path / "nope.py"))
     assert_one_clear_line(result, "config file", "not found")
+
+
+@pytest.mark.parametrize("derive", [False, True], ids=["settings-only", "file-calls-configure"])
+def test_local_deployments_runtime_under_container_workspaces(tmp_path, derive):
+    """Users' deployments would run as the hub's own OS user while workspaces run apart from it."""
+    config = tmp_path / "jupyterhub_config.py"
+    lines = ["c = get_config()  # noqa: F821", "c.MLLab.backend = 'docker'", "c.DeploymentsApp.runtime = 'local'"]
+    if derive:  # as config/jupyterhub_config.py ends
+        lines += ["from mllab.hub import configure", "configure(c)"]
+    config.write_text("\n".join(lines) + "\n")
+    result = run_up(tmp_path, "--port", str(free_port()), "--config", str(config))
+    assert_one_clear_line(
+        result,
+        "mllab up: error: DeploymentsApp.runtime = 'local' would run users' deployments as the hub's own OS user "
+        "while MLLab.backend = 'docker' keeps workspaces apart from it: remove c.DeploymentsApp.runtime "
+        "(deployments then run where workspaces do), or set c.DeploymentsApp.runtime = 'docker' or 'kubernetes'",
+    )
+    assert not (tmp_path / "data" / "admin-password").exists(), "a refused start leaves no secrets behind"

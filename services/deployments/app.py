@@ -6,9 +6,12 @@ import asyncio
 import os
 from pathlib import Path
 
+from jupyterhub.services.auth import HubAuth
+from jupyterhub.utils import url_path_join
+from tornado.web import Application as WebApplication
 from traitlets import CaselessStrEnum, Float, Integer, List, Unicode, default, validate
 
-from ..app import ServiceApp
+from ..app import NotFoundHandler, ServiceApp
 from ..health import Probe, database_probe
 from ..openapi import Route
 from .controller import Controller
@@ -18,7 +21,7 @@ from .handlers import deployments_routes
 from .handlers.base import Service
 from .metrics import PERIODIC_RUNS, update_deployments_metrics
 from .pages import deployments_pages
-from .proxy import EndpointHandler, Endpoints
+from .proxy import EndpointHandler, Endpoints, OriginEndpointHandler
 from .runtimes import RUNTIMES, Runtime, runtime_class
 from .schemas import PATH_PARAMETERS, SCHEMAS
 from .validation import Settings
@@ -58,17 +61,41 @@ class DeploymentsApp(ServiceApp):
     def _default_db_url(self) -> str:
         return f"sqlite:///{self.data_dir}/deployments.sqlite"
 
+    workspace_backend = Unicode(
+        help="""
+        Where the platform's workspaces run (``MLLab.backend``: ``local``, ``docker``,
+        ``kubernetes``, ...).  A hub that manages the service passes its own; a service
+        run on its own is told in its config file, else it is empty (unknown).
+
+        It gives the default `runtime`, and the local runtime runs users' commands
+        (services and jobs with a ``command``) only when it is ``local``: there workspaces
+        already run as the hub's OS user, elsewhere a command would run with the rights of
+        the platform itself.
+
+            c.DeploymentsApp.workspace_backend = "kubernetes"
+        """,
+    ).tag(config=True)
+
     runtime = CaselessStrEnum(
         list(RUNTIMES),
         default_value="local",
         help="""
-        Where deployments and jobs run: ``local`` (processes on this machine, the embedded
-        default), ``docker`` (containers, see `DockerRuntime`) or ``kubernetes`` (pods, see
-        `KubernetesRuntime`).
+        Where deployments and jobs run: ``local`` (processes on this machine, as the
+        service's OS user), ``docker`` (containers, see `DockerRuntime`) or ``kubernetes``
+        (pods, see `KubernetesRuntime`).
+
+        Defaults to the runtime named like `workspace_backend`, so deployments run where
+        workspaces do, else ``local`` (which then serves models but refuses commands).  A hub
+        refuses to start with a local runtime under docker or kubernetes workspaces.
 
             c.DeploymentsApp.runtime = "docker"
         """,
     ).tag(config=True)
+
+    @default("runtime")
+    def _default_runtime(self) -> str:
+        backend = self.workspace_backend.lower()
+        return backend if backend in RUNTIMES else "local"
 
     allowed_images = List(
         Unicode(),
@@ -162,6 +189,48 @@ class DeploymentsApp(ServiceApp):
     def _default_registry_url(self) -> str:
         return self.hub_url.rstrip("/") + "/services/registry/" if self.hub_url else ""
 
+    endpoint_port = Integer(
+        0,
+        help="""
+        Port on which the service also serves the deployments' endpoints on an origin of their
+        own, at ``/<users|groups>/<owner>/<name>/<path>``: give it a host name of its own
+        (`endpoint_url`), as JupyterHub's ``subdomain_host`` does for servers, so that what a
+        deployed program answers never shares an origin, or cookies, with the hub.  There a
+        hub token authenticates (``Authorization: token ...``), never a login cookie, and no
+        proxy sits in between.  0: endpoints are served under the hub's origin only
+        (``/services/deployments/endpoints/...``, inert there: see `proxy`).
+
+            c.DeploymentsApp.endpoint_port = 8001
+        """,
+    ).tag(config=True)
+
+    endpoint_ip = Unicode(
+        help="Address `endpoint_port` listens on.  Defaults to `ip`; a service in a pod listens on ``0.0.0.0``.",
+    ).tag(config=True)
+
+    @default("endpoint_ip")
+    def _default_endpoint_ip(self) -> str:
+        return self.ip
+
+    endpoint_url = Unicode(
+        help="""
+        The public URL of the endpoint origin (`endpoint_port`), as callers reach it.  The
+        ``url`` of each deployment in the API, the hub pages and the JupyterLab panels point
+        there.  Defaults to ``http://<endpoint_ip>:<endpoint_port>/`` (127.0.0.1 for an
+        ``endpoint_ip`` of all addresses) when `endpoint_port` is set; else endpoints are
+        ``<prefix>endpoints/`` on the hub's origin.
+
+            c.DeploymentsApp.endpoint_url = "https://endpoints.ml.example.org/"
+        """,
+    ).tag(config=True)
+
+    @default("endpoint_url")
+    def _default_endpoint_url(self) -> str:
+        if not self.endpoint_port:
+            return ""
+        host = "127.0.0.1" if self.endpoint_ip in ("", "0.0.0.0", "::") else self.endpoint_ip
+        return f"http://{host}:{self.endpoint_port}/"
+
     @validate("ready_timeout", "check_interval", "schedule_interval")
     def _positive(self, proposal) -> float:
         if proposal.value <= 0:
@@ -196,6 +265,16 @@ class DeploymentsApp(ServiceApp):
 
     def pages(self) -> list[Route]:
         return deployments_pages()
+
+    def make_endpoint_app(self) -> WebApplication:
+        """The endpoint origin's application: the endpoint proxy alone, authenticated by tokens only."""
+        # A HubAuth of its own: the services' HubOAuth singleton would also accept the login cookie.
+        settings = {"route": "/{owner_kind}/{owner}/{name}/{path}", "hub_auth": HubAuth(parent=self, cache_max_age=60)}
+        return WebApplication(
+            [(r"/(users|groups)/([^/]+)/([^/]+)/(.*)", OriginEndpointHandler, settings)],
+            default_handler_class=NotFoundHandler,
+            endpoints=self.endpoints,
+        )
 
     def openapi_schemas(self) -> tuple[dict[str, dict], dict[str, dict]]:
         return PATH_PARAMETERS, SCHEMAS
@@ -236,8 +315,12 @@ class DeploymentsApp(ServiceApp):
             allowed_images=tuple(self.allowed_images),
             model_image=getattr(runtime, "model_image", "") or "",
             default_idle_timeout=self.idle_timeout,
+            workspace_backend=self.workspace_backend,
         )
-        self.service = Service(db=db, controller=controller, fetcher=fetcher, checks=checks, prefix=self.prefix)
+        self.service = Service(
+            db=db, controller=controller, fetcher=fetcher, checks=checks,
+            endpoints_url=self.endpoint_url or url_path_join(self.prefix, "endpoints/"),
+        )
         self.log.info("Deployments run on the %s runtime", self.runtime)
         try:
             await controller.reconcile()
@@ -248,11 +331,18 @@ class DeploymentsApp(ServiceApp):
             asyncio.create_task(self._every(self.check_interval, controller.check)),
             asyncio.create_task(self._every(self.schedule_interval, controller.jobs.run_schedules)),
         ]
+        origin = None
+        if self.endpoint_port:
+            origin = self.make_endpoint_app().listen(self.endpoint_port, self.endpoint_ip, xheaders=True)
+            self.log.info("Endpoints served on their own origin %s (%s:%s)", self.endpoint_url, self.endpoint_ip,
+                          self.endpoint_port)
         try:
             await super().serve()
         finally:
             for task in periodic:
                 task.cancel()
+            if origin is not None:
+                origin.stop()
 
     async def _every(self, seconds: float, work) -> None:
         while True:

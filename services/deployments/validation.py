@@ -2,8 +2,8 @@
 before anything is started or recorded.
 
 Every check raises ``APIError(400, ...)`` with a message that names the offending value.  The
-checks that depend on the service's settings (the runtime backend, the allowed images) take
-them as arguments, so they stay plain functions a test can call.
+checks that depend on the service's settings (the runtime backend, the workspace backend, the
+allowed images) take them as arguments, so they stay plain functions a test can call.
 """
 
 from __future__ import annotations
@@ -224,12 +224,27 @@ def check_image(image: str, allowed: Iterable[str]) -> str:
     return image
 
 
-def check_workload(spec: dict, runtime: str, allowed_images: Iterable[str], what: str) -> tuple[str | None, list]:
-    """The image and command of a service or job on ``runtime`` (local runs commands, containers images)."""
+def check_local_commands(workspace_backend: str, what: str) -> None:
+    """403 unless the local runtime may run users' commands: only where workspaces run as the service's
+    own OS user too (``workspace_backend == "local"``).  Under container workspaces a command would
+    run with the rights of the platform itself (its secrets, its databases, its engine)."""
+    if workspace_backend == "local":
+        return
+    where = f"workspaces run on {workspace_backend!r}" if workspace_backend else "the workspace backend is not set"
+    raise APIError(403, f"the local runtime runs no {what} here: its command would run as the platform's own "
+                        f"OS user, and {where} (DeploymentsApp.workspace_backend). Ask an admin to "
+                        "run deployments on a container runtime (DeploymentsApp.runtime = 'docker' or "
+                        "'kubernetes'), or deploy a model instead.", error="command_not_allowed")
+
+
+def check_workload(spec: dict, settings: Settings, what: str) -> tuple[str | None, list]:
+    """The image and command of a service or job (local runs commands, containers images)."""
+    runtime, allowed_images = settings.runtime, settings.allowed_images
     image, command = spec.get("image"), check_command(spec.get("command"))
     if image is not None:
         check_image_reference(image)
     if runtime == "local":
+        check_local_commands(settings.workspace_backend, what)
         if image is not None:
             raise inconsistent(f"the local runtime runs commands, not images: remove image from the {what}, "
                                "give command.")
@@ -284,6 +299,8 @@ class Settings:
     allowed_images: tuple[str, ...] = ()
     model_image: str = ""
     default_idle_timeout: int = 0
+    #: ``DeploymentsApp.workspace_backend``: the local runtime runs commands only under ``local``.
+    workspace_backend: str = ""
 
 
 def model_spec(body: dict, settings: Settings) -> tuple[ModelRef, dict]:
@@ -322,7 +339,7 @@ def model_spec(body: dict, settings: Settings) -> tuple[ModelRef, dict]:
 def service_spec(body: dict, settings: Settings) -> dict:
     body = fields(body, ["namespace", "name", "port"], SERVICE_FIELDS)
     namespace, name = check_namespace(body["namespace"]), check_name(body["name"])
-    image, command = check_workload(body, settings.runtime, settings.allowed_images, "service")
+    image, command = check_workload(body, settings, "service")
     spec = {
         "image": image,
         "command": command,
@@ -340,7 +357,7 @@ def service_spec(body: dict, settings: Settings) -> dict:
 def job_spec(body: dict, settings: Settings) -> dict:
     body = fields(body, ["namespace", "name"], JOB_FIELDS)
     namespace, name = check_namespace(body["namespace"]), check_name(body["name"])
-    image, command = check_workload(body, settings.runtime, settings.allowed_images, "job")
+    image, command = check_workload(body, settings, "job")
     spec = {
         "image": image,
         "command": command,

@@ -234,6 +234,8 @@ def test_run_unknown_number(lab: Lab, alice, unique):
 
 DOCKER = Settings(runtime="docker", allowed_images=("python:3.12-*", "registry.example.org/team/*"),
                   model_image="mllab/model-server:1")
+#: The embedded platform: the local runtime under local workspaces, where commands run.
+LOCAL = Settings(workspace_backend="local")
 
 
 def refused(call, *args) -> APIError:
@@ -282,6 +284,20 @@ def test_nothing_allowed_by_default():
         assert refused(job_spec, {"namespace": "users/alice", "name": "etl", "image": image}, bare).status_code == 403
 
 
+@pytest.mark.parametrize("workspace_backend", ["docker", "kubernetes", ""], ids=["docker", "kubernetes", "unknown"])
+def test_local_runtime_runs_no_commands_apart_from_local_workspaces(workspace_backend):
+    """A command on the local runtime would run as the platform's own OS user: refused unless workspaces do too."""
+    settings = Settings(runtime="local", workspace_backend=workspace_backend)
+    for call, body in [(service_spec, {"namespace": "users/alice", "name": "web", "command": ["x"], "port": 80}),
+                       (job_spec, {"namespace": "users/alice", "name": "etl", "command": ["x"]})]:
+        error = refused(call, body, settings)
+        assert (error.status_code, error.error) == (403, "command_not_allowed")
+        assert "DeploymentsApp.runtime = 'docker' or 'kubernetes'" in error.message
+    # The model server is the service's own program, not a user's command: it still runs.
+    _ref, fields = model_spec({"model": "users/alice/churn@production"}, settings)
+    assert fields["spec"]["image"] is None and fields["spec"]["command"] == []
+
+
 @pytest.mark.parametrize(("text", "size"), [(4 * 2**20, 4 * 2**20), ("512M", 512 * 10**6), ("2G", 2 * 10**9),
                                             ("1Gi", 2**30), ("1.5Gi", 3 * 2**29), ("64mi", 64 * 2**20)])
 def test_memory_sizes(text, size):
@@ -296,7 +312,7 @@ def test_schedules(schedule):
 def test_python_is_not_special():
     """A job's command runs as given: no shell, no interpretation of its arguments."""
     spec = job_spec({"namespace": "users/alice", "name": "etl", "command": [sys.executable, "-c", "print('$PORT')"]},
-                    Settings())
+                    LOCAL)
     assert spec["spec"]["command"][2] == "print('$PORT')"
 
 
@@ -307,12 +323,12 @@ def test_integral_floats_are_integers():
     """JSON has one number type and JSON Schema calls 8000.0 an integer: the service takes it as 8000."""
     spec = service_spec({"namespace": "users/alice", "name": "web", "command": ["serve"], "port": 8000.0,
                          "replicas": 2.0, "idle_timeout": 60.0, "resources": {"gpus": 1.0, "mem_limit": 2.0**30}},
-                        Settings())
+                        LOCAL)
     assert (spec["spec"]["port"], spec["spec"]["replicas"], spec["idle_timeout"]) == (8000, 2, 60)
     assert spec["spec"]["resources"] == {"gpus": 1, "mem_limit": 2**30}
     assert all(type(v) is int for v in (spec["spec"]["port"], spec["spec"]["replicas"], spec["idle_timeout"]))
     error = refused(service_spec, {"namespace": "users/alice", "name": "web", "command": ["x"], "port": 80.5},
-                    Settings())
+                    LOCAL)
     assert (error.status_code, error.error) == (400, "bad_request")
 
 

@@ -109,7 +109,7 @@ async def test_due_job_runs_on_schedule(controller):
     """Every minute: not before its time, once when it comes, then again a minute later."""
     start = datetime(2030, 1, 1, 12, 0, 30)
     fields = job_spec({"namespace": "users/alice", "name": "tick", "command": EXIT_3, "schedule": "* * * * *"},
-                      Settings())
+                      Settings(workspace_backend="local"))
     job = await controller.db.run(create_job, fields, "alice", next_cron_time("* * * * *", start))
     assert job.next_run == datetime(2030, 1, 1, 12, 1)
 
@@ -150,7 +150,8 @@ def test_follow_a_run_log(lab: Lab, unique):
 
 async def test_cancel_while_starting(controller):
     """A run cancelled before its workload has started is stopped as soon as it has: nothing stays."""
-    fields = job_spec({"namespace": "users/alice", "name": "early", "command": SLEEP}, Settings())
+    fields = job_spec({"namespace": "users/alice", "name": "early", "command": SLEEP},
+                      Settings(workspace_backend="local"))
     job = await controller.db.run(create_job, fields, "alice", None)
     job, run = await controller.jobs.run(job.id)
     assert run.status == "pending"

@@ -32,7 +32,7 @@ def restarted(controller: Controller) -> Controller:
 
 async def deployed(controller: Controller, name: str = "web"):
     fields = service_spec({"namespace": "users/alice", "name": name, "port": 8000, "command": HTTP_SERVICE},
-                          Settings())
+                          Settings(workspace_backend="local"))
     deployment = await controller.db.run(create_deployment, fields, "alice")
     await controller.bring_up(deployment.id)
     deployment = await controller.db.run(deployment_by_id, deployment.id)
@@ -95,7 +95,7 @@ async def test_stops_what_should_not_run_or_is_unknown(controller):
 async def test_adopts_a_job_run_in_progress(controller):
     script = "import time; print('working', flush=True); time.sleep(2); print('done', flush=True); raise SystemExit(5)"
     fields = job_spec({"namespace": "users/alice", "name": "etl", "command": [sys.executable, "-c", script]},
-                      Settings())
+                      Settings(workspace_backend="local"))
     job = await controller.db.run(create_job, fields, "alice", None)
     job, run = await controller.jobs.run(job.id)
     await _wait_for_run(controller, job.id, run.number, "running")

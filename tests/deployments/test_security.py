@@ -151,3 +151,27 @@ def test_narrow_token_reads_no_team(lab: Lab):
         assert refused.json()["error"] == "forbidden"
     assert narrow.get("deployments", params={"namespace": "groups/ops"}).status_code == 403
     team.delete("deployments/groups/ops/web")
+
+
+def test_no_commands_on_the_local_runtime_apart_from_local_workspaces(make_lab):
+    """Where workspaces are containers, a command on the local runtime would run as the platform's own
+    OS user (its cookie secret, its databases, its engine): every caller is refused, admins too, and
+    nothing starts or is recorded.  (Under local workspaces the same requests run: the `lab` tests.)"""
+    lab = make_lab(runtime="local", workspace_backend="docker")
+    callers = {"alice": lab.api("alice"), "admin": DeploymentsAPI(lab.hub, lab.hub.admin().new_token())}
+    command = [sys.executable, "-c", "print(open('/etc/hostname').read())"]
+    attempts = [("deployments", {"namespace": "users/alice", "name": "web", "command": HTTP_SERVICE, "port": 8000}),
+                 ("jobs", {"namespace": "users/alice", "name": "etl", "command": command})]
+    for who, api in callers.items():
+        for path, body in attempts:
+            answer = api.post(path, json=body)
+            assert answer.status_code == 403, (who, path, answer.text)
+            refusal = answer.json()
+            assert refusal["error"] == "command_not_allowed", refusal
+            assert refusal["message"].startswith("the local runtime runs no "), refusal
+            assert "workspaces run on 'docker' (DeploymentsApp.workspace_backend)" in refusal["message"]
+            assert "DeploymentsApp.runtime = 'docker' or 'kubernetes'" in refusal["message"]
+    alice = callers["alice"]
+    assert alice.get("deployments/users/alice/web").status_code == 404
+    assert alice.get("jobs/users/alice/etl").status_code == 404
+    assert lab.workloads() == []

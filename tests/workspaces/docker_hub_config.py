@@ -25,3 +25,7 @@ c.MLLab.profiles = [
 c.MLLabDockerSpawner.prefix = prefix
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
+# Deployments follow the workspaces onto the same engine (the docker runtime, by MLLab.backend),
+# labelled apart from other hubs' (a fresh service removes the workloads of its instance it does not know).
+c.DockerRuntime.docker_host = os.environ["MLLAB_TEST_DOCKER_HOST"]
+c.Runtime.instance = prefix
