@@ -247,14 +247,18 @@ async def test_workloads_reach_each_other_only_through_the_service(make_runtime,
 
 async def test_a_network_left_without_its_container_is_removed(make_runtime, service_image, docker_client):
     """A container removed by hand (or a service that died between making the network and the
-    container): the runtime's next look at the engine removes the network."""
+    container): the runtime's next look at the engine removes the network.  The network all
+    workloads shared before this version (no workload label) stays: old workloads still use it."""
     runtime = make_runtime()
+    shared = f"{runtime.instance}-shared"
+    old_labels = {"org.mllab.role": "deployment", "org.mllab.instance": runtime.instance}
+    docker_client.networks.create(shared, labels=old_labels)
     job = await runtime.start(Workload(id="mllab-j-users-alice-etl-3", kind="job", namespace="users/alice",
                                        name="etl", image=service_image, command=["sh", "-c", "exit 0"]))
     assert networks_of(docker_client, workload=job.workload_id) == [job.workload_id]
     docker_client.containers.get(job.ref["container"]).remove(force=True)
     assert await runtime.list() == []
-    assert networks_of(docker_client, instance=runtime.instance) == []
+    assert networks_of(docker_client, instance=runtime.instance) == [shared]
 
 
 async def test_job_exit_code_and_log(make_runtime, service_image):

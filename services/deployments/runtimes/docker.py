@@ -416,7 +416,10 @@ class DockerRuntime(containers.DockerEngine, Runtime):
     def _workload_networks(self) -> list[dict]:
         filters = {"label": [f"{containers.LABEL_PREFIX}role={ROLE}",
                              f"{containers.LABEL_PREFIX}instance={self.instance}"]}
-        return self.client.networks(filters=filters)
+        # Only those of one workload: the network all workloads shared before (same role and
+        # instance, no workload label) stays, with the workloads still running on it.
+        return [network for network in self.client.networks(filters=filters)
+                if (network.get("Labels") or {}).get(f"{containers.LABEL_PREFIX}workload")]
 
     def _tidy_networks(self, networks: list[dict], starting: set[str], workloads: list[Handle]) -> None:
         """Remove the workload networks whose container is gone (the service ended between making one
