@@ -197,7 +197,7 @@ class Deployments(Workloads):
         deployment is named after the model, in the model's namespace, unless ``name`` (which may be
         ``groups/<team>/<name>``) or ``namespace`` say otherwise. ``image`` is a runtime image for a model
         that needs other packages. A service runs ``image`` (container backends; ``command`` overrides its
-        command) or ``command`` (local backend), listening on ``port`` (also in ``$PORT``) on all addresses.
+        command) or ``command`` (local backend), listening on ``$HOST`` and ``port`` (also in ``$PORT``).
         ``cpu`` (cores), ``memory`` (bytes or ``"2G"``) and ``gpus`` are limits; ``idle_timeout`` stops
         it after that many seconds without a request (0: never).
 

@@ -84,7 +84,7 @@ def add_deploy(commands: argparse._SubParsersAction) -> None:
         "deploy", parents=[options()], help="serve a registered model, or run a service",
         description="Serve a registered model at a platform URL (mllab deploy users/alice/churn@production), or run "
         "a service: a program listening on --port, from --image or (local backend) --command "
-        "(mllab deploy --service web --command \"sh -c 'exec python -m http.server $PORT'\" --port 8000). Waits until "
+        "(mllab deploy --service web --command \"sh -c 'exec python -m http.server --bind $HOST $PORT'\" --port 8000). Waits until "
         "it is ready "
         "and prints its URL.",
     )

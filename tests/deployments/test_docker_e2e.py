@@ -18,11 +18,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def docker_lab(make_lab, docker_host, docker_client, model_server_image, service_image):
     instance = f"mllab-test-{secrets.token_hex(3)}"
-    network = f"{instance}-net"
     lab = make_lab(runtime="docker", allowed_images=[service_image], **{
         "DockerRuntime.docker_host": docker_host,
         "DockerRuntime.model_image": model_server_image,
-        "DockerRuntime.network_name": network,
         "Runtime.instance": instance,
     })
     lab.instance = instance
@@ -30,7 +28,8 @@ def docker_lab(make_lab, docker_host, docker_client, model_server_image, service
     lab.hub.stop()
     for container in docker_client.containers.list(all=True, filters={"label": f"org.mllab.instance={instance}"}):
         container.remove(force=True)
-    for found in docker_client.networks.list(names=[network]):
+    # Each workload has a network of its own, labelled like its container.
+    for found in docker_client.networks.list(filters={"label": f"org.mllab.instance={instance}"}):
         found.remove()
 
 
