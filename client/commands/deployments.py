@@ -84,9 +84,8 @@ def add_deploy(commands: argparse._SubParsersAction) -> None:
         "deploy", parents=[options()], help="serve a registered model, or run a service",
         description="Serve a registered model at a platform URL (mllab deploy users/alice/churn@production), or run "
         "a service: a program listening on --port, from --image or (local backend) --command "
-        "(mllab deploy --service web --command \"sh -c 'exec python -m http.server --bind $HOST $PORT'\" --port 8000). Waits until "
-        "it is ready "
-        "and prints its URL.",
+        "(mllab deploy --service web --command \"sh -c 'exec python -m http.server --bind $HOST $PORT'\" --port 8000). "
+        "Waits until it is ready and prints its URL.",
     )
     deploy.add_argument("model", nargs="?", help="the model version to serve, e.g. users/alice/churn@production")
     deploy.add_argument("--service", metavar="NAME", help="run a service NAME instead of a model")
