@@ -6,9 +6,9 @@ directly.  Missing things raise ``APIError(404)``, conflicts ``APIError(409)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -19,6 +19,20 @@ from .views import alias_view, artifact_view, version_view
 
 #: ``visible(kind, namespace)``: may the caller read that kind in that namespace?
 Visible = Callable[[str, str], bool]
+#: kind -> the namespaces whose artifacts of that kind the caller may read (None: every namespace), as
+#: ``Permissions.readable_namespaces`` gives them: `Visible` for SQL, where a callable cannot go.
+Readable = Mapping[str, set[str] | None]
+
+
+def readable_clause(readable: Readable) -> ColumnElement[bool]:
+    """The condition on `Artifact` rows the caller may read; false when they may read none."""
+    clauses: list[ColumnElement[bool]] = []
+    for kind, namespaces in sorted(readable.items()):
+        if namespaces is None:
+            clauses.append(Artifact.kind == kind)
+        elif namespaces:
+            clauses.append(and_(Artifact.kind == kind, Artifact.namespace.in_(sorted(namespaces))))
+    return or_(false(), *clauses)
 
 
 def find_artifact(session: Session, kind: str, namespace: str, name: str, lock: bool = False) -> Artifact | None:

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ..db import utcnow
@@ -164,8 +176,11 @@ class UploadBlob(Base):
     upload_id: Mapped[str] = mapped_column(ForeignKey("registry_uploads.id", ondelete="CASCADE"), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    #: The store held it when the session began: nothing to send.
+    #: When the session began, a version the caller may read referenced it: nothing to send.
     present: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: This session's own bytes for it were received and checked (sha256 and size). Only this or
+    #: ``present`` lets the blob into the version: the store holding it (for someone else) does not.
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Presigned multipart uploads: the object key and S3's upload id.
     key: Mapped[str | None] = mapped_column(String(512), nullable=True)
     multipart_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)

@@ -17,7 +17,7 @@ from mllab.client.protocol import MiB, part_size_for, part_sizes, sha256_file
 from ..errors import APIError
 from ..storage import S3Storage
 from ..storage.s3 import Part
-from .catalog import Visible
+from .catalog import Readable, Visible
 from .context import Registry
 from .models import utcnow
 from .uploads import (
@@ -27,9 +27,10 @@ from .uploads import (
     close_upload,
     commit_version,
     plan_upload,
-    record_blob,
     record_upload,
+    record_verified,
     renew_multipart,
+    stored_blobs,
     upload_state,
 )
 from .views import (
@@ -44,9 +45,14 @@ from .views import (
 log = logging.getLogger(__name__)
 
 
-async def begin_upload(reg: Registry, declared: Declared, visible: Visible, stream_url: str) -> tuple[int, dict]:
-    """``POST .../uploads``: (200, {"unchanged", "version"}) or (201, Upload)."""
-    plan = await reg.db.run(plan_upload, declared, visible)
+async def begin_upload(
+    reg: Registry, declared: Declared, visible: Visible, readable: Readable, stream_url: str
+) -> tuple[int, dict]:
+    """``POST .../uploads``: (200, {"unchanged", "version"}) or (201, Upload).
+
+    ``readable``: what the caller may read, the only versions whose blobs it need not send.
+    """
+    plan = await reg.db.run(plan_upload, declared, visible, readable)
     if plan.unchanged is not None:
         return 200, unchanged_view(plan.unchanged)
     upload_id = secrets.token_hex(16)
@@ -138,21 +144,41 @@ async def _multipart_transfer(storage: S3Storage, blob: dict, fresh: bool) -> di
     return multipart_transfer_view(part_size, parts)
 
 
-async def verify_staged(reg: Registry, upload_id: str, sha256: str, size: int, digest: str | None) -> None:
-    """A streamed blob is complete: check its hash, then move it into the store.
+def content_mismatch(path: str) -> APIError:
+    """The one answer to bytes that are not the declared content.
+
+    It names only the file and what was declared: never the stored blob's size or whether the store
+    holds that sha256 at all, which would tell the caller about content they may not read.
+    """
+    return APIError(422, f"The content received for {path!r} does not match its declared sha256 and size; "
+                    "send the file again.", error="checksum_mismatch")
+
+
+async def verify_staged(reg: Registry, upload_id: str, sha256: str, size: int, digest: str | None,
+                        path: str) -> None:
+    """A streamed blob is complete: check its size and hash, then keep one copy in the store.
 
     ``digest`` is the sha256 computed while receiving, None when the bytes came in several
-    requests (then the staged file is hashed again, in a thread).
+    requests (then the staged file is hashed again, in a thread). ``path``: the file's path in the
+    manifest, for the error.
     """
-    path = reg.storage.staging_path(upload_id, sha256)
+    staged = reg.storage.staging_path(upload_id, sha256)
     if digest is None:
-        digest = await asyncio.to_thread(sha256_file, path)
-    if digest != sha256:
-        path.unlink(missing_ok=True)
-        raise APIError(422, f"The bytes received hash to {digest}, not the declared {sha256}; send the file again.",
-                       error="checksum_mismatch")
-    key = await reg.storage.store_file(path, sha256)
-    await reg.db.run(record_blob, sha256, size, key)
+        digest = await asyncio.to_thread(sha256_file, staged)
+    if (staged.stat().st_size, digest) != (size, sha256):
+        staged.unlink(missing_ok=True)
+        raise content_mismatch(path)
+    # The session proved it holds the content. If the store has it already (maybe someone else's), the
+    # stored blob is used and the copy dropped, so content is still stored once; else (or if it went
+    # meanwhile) the copy becomes the blob.
+    if sha256 in await reg.db.run(stored_blobs, [sha256]) and (
+        await reg.db.run(record_verified, upload_id, sha256, size, None) is not None
+    ):
+        staged.unlink(missing_ok=True)
+        return
+    key = await reg.storage.store_file(staged, sha256)
+    if await reg.db.run(record_verified, upload_id, sha256, size, key) != key:
+        await reg.storage.delete(key)  # another session stored it under another key meanwhile: keep one copy
 
 
 async def complete_upload(reg: Registry, upload_id: str, visible: Visible) -> tuple[int, dict]:
@@ -161,13 +187,13 @@ async def complete_upload(reg: Registry, upload_id: str, visible: Visible) -> tu
     if state.status != "open":
         raise APIError(409, f"Upload {upload_id} is {state.status}; start a new upload to make another version.")
     for blob in state.blobs:
-        if blob["sha256"] in state.stored:
+        if blob["sha256"] in state.stored:  # present when the session began, or its own bytes verified
             continue
         if blob["size"] == 0:
             path = reg.storage.staging_path(upload_id, blob["sha256"])
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
-            await verify_staged(reg, upload_id, blob["sha256"], 0, None)
+            await verify_staged(reg, upload_id, blob["sha256"], 0, None, _path_of(state, blob["sha256"]))
         elif blob["multipart_id"]:
             await _verify_multipart(reg, upload_id, blob, state)
     status, version = await reg.db.run(commit_version, upload_id, visible)
@@ -176,10 +202,14 @@ async def complete_upload(reg: Registry, upload_id: str, visible: Visible) -> tu
     return status, version
 
 
+def _path_of(state: UploadState, sha256: str) -> str:
+    return next(f["path"] for f in state.files if f["sha256"] == sha256)
+
+
 async def _verify_multipart(reg: Registry, upload_id: str, blob: dict, state: UploadState) -> None:
     storage: S3Storage = reg.storage
     key, sha256, size = blob["key"], blob["sha256"], blob["size"]
-    path = next(f["path"] for f in state.files if f["sha256"] == sha256)
+    path = _path_of(state, sha256)
     start = time.perf_counter()
     parts = await storage.list_parts(key, blob["multipart_id"])
     if parts is None:
@@ -211,10 +241,11 @@ async def _verify_multipart(reg: Registry, upload_id: str, blob: dict, state: Up
         await storage.delete(key)
         new_id = await storage.begin_multipart(key, checksums=blob["part_crc32"] is not None)
         await reg.db.run(renew_multipart, upload_id, sha256, key, new_id)
-        raise APIError(422, f"{path!r}: received {actual_size} bytes hashing to {digest}, declared {size} bytes with "
-                       f"sha256 {sha256}; send it again.", error="checksum_mismatch")
-    if not await reg.db.run(record_blob, sha256, size, key):
-        await storage.delete(key)  # stored meanwhile by another session: keep one copy
+        raise content_mismatch(path)
+    # The bytes are the session's proof of possession; if another session stored the content first, its blob is
+    # used and this copy deleted, so content is stored once.
+    if await reg.db.run(record_verified, upload_id, sha256, size, key) != key:
+        await storage.delete(key)
 
 
 async def abort_upload(reg: Registry, upload_id: str, status: str = "aborted") -> None:
@@ -230,6 +261,6 @@ async def release_transfers(reg: Registry, state: UploadState) -> None:
     await _abort_multiparts(reg.storage, [Multipart(b["key"], b["multipart_id"], None) for b in multiparts])
     for blob in multiparts:
         # Completed in S3 but never verified and recorded (the service stopped in between).
-        if state.stored.get(blob["sha256"]) != blob["key"]:
+        if state.keys.get(blob["sha256"]) != blob["key"]:
             await reg.storage.delete(blob["key"])
     log.info("Upload %s of %s closed; its partial transfers are dropped", state.id, state.full_name)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import APIError
-from .catalog import Visible, find_artifact, get_artifact, resolve_version, version_json
+from .catalog import Readable, Visible, find_artifact, get_artifact, readable_clause, resolve_version, version_json
 from .models import Artifact, Blob, LineageDataset, Upload, UploadBlob, Version, VersionFile, utcnow
 
 _CHUNK = 1000  # values per IN (...) list
@@ -55,15 +55,23 @@ class Multipart:
 
 @dataclass
 class Plan:
-    """What a new session needs: nothing (unchanged), or these missing blobs."""
+    """What a new session needs: nothing (unchanged), or the blobs it need not send (``present``)."""
 
     unchanged: dict | None
     present: set[str]
     lineage: dict | None
 
 
-def touch_blobs(session: Session, blobs: dict[str, int]) -> set[str]:
-    """Mark the stored blobs among ``blobs`` as in use now; returns those stored.
+def touch_blobs(session: Session, blobs: dict[str, int], readable: Readable) -> set[str]:
+    """The blobs among ``blobs`` (sha256 -> size) the caller may count on without sending them; marks
+    them as in use now.
+
+    A sha256 is no proof of possession (it is in every manifest and presigned URL): a blob counts
+    only if a version the caller may read references it, with the declared size. Anything else,
+    stored or not, is missing alike, so the answer tells nothing about content the caller cannot
+    read. One statement per chunk: blobs by primary key, each checked through the version files'
+    sha256 index and the versions' and artifacts' primary keys (a correlated EXISTS: with an IN
+    (subquery) PostgreSQL scanned whole tables for a reader of every namespace).
 
     The update takes each row's lock, so a concurrent GC either deleted the row first (and the
     blob counts as missing) or sees the fresh ``last_used_at`` and spares it.
@@ -72,14 +80,19 @@ def touch_blobs(session: Session, blobs: dict[str, int]) -> set[str]:
     shas = sorted(blobs)
     now = utcnow()
     for i in range(0, len(shas), _CHUNK):
+        readable_version = (
+            select(VersionFile.sha256)
+            .join(Version, Version.id == VersionFile.version_id)
+            .join(Artifact, Artifact.id == Version.artifact_id)
+            .where(VersionFile.sha256 == Blob.sha256, readable_clause(readable))
+            .exists()
+        )
         rows = session.execute(
-            update(Blob).where(Blob.sha256.in_(shas[i : i + _CHUNK])).values(last_used_at=now)
+            update(Blob).where(Blob.sha256.in_(shas[i : i + _CHUNK]), readable_version).values(last_used_at=now)
             .returning(Blob.sha256, Blob.size)
         )
-        for sha256, size in rows:
-            if size != blobs[sha256]:
-                raise APIError(400, f"sha256 {sha256} is stored with size {size}, not {blobs[sha256]}.")
-            present.add(sha256)
+        # A different declared size is simply not this blob: the client sends its bytes, which fail the check.
+        present.update(sha256 for sha256, size in rows if size == blobs[sha256])
     return present
 
 
@@ -104,15 +117,15 @@ def resolve_lineage(session: Session, declared: Declared) -> dict | None:
     }
 
 
-def plan_upload(session: Session, declared: Declared, visible: Visible) -> Plan:
-    """Answer an unchanged push with the latest version; else find which blobs are stored."""
+def plan_upload(session: Session, declared: Declared, visible: Visible, readable: Readable) -> Plan:
+    """Answer an unchanged push with the latest version; else find which blobs the caller need not send."""
     lineage = resolve_lineage(session, declared)
     artifact = find_artifact(session, declared.kind, declared.namespace, declared.name)
     if artifact is not None and artifact.latest:
         latest = resolve_version(session, artifact, artifact.latest)
         if latest.manifest_digest == manifest_digest(declared.files):
             return Plan(version_json(session, artifact, latest, visible), set(), lineage)
-    return Plan(None, touch_blobs(session, declared.blobs), lineage)
+    return Plan(None, touch_blobs(session, declared.blobs, readable), lineage)
 
 
 def record_upload(
@@ -161,8 +174,12 @@ class UploadState:
     expires_at: datetime
     files: list[dict]
     blobs: list[dict]
-    #: sha256 -> key of the session's blobs that are in the store
+    #: sha256 -> key of the session's blobs that it has: in the store, and either present when it began or
+    #: verified from its own bytes. Nothing more is sent for them; the rest count as missing.
     stored: dict[str, str]
+    #: sha256 -> key of every blob of the session that is in the store, whoever put it there: no
+    #: transfer that became a blob's content may be deleted.
+    keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -174,15 +191,16 @@ def upload_state(session: Session, upload_id: str) -> UploadState:
     if upload is None:
         raise APIError(404, f"No upload session {upload_id}.")
     blobs = [
-        {"sha256": b.sha256, "size": b.size, "present": b.present, "key": b.key, "multipart_id": b.multipart_id,
-         "part_size": b.part_size, "part_crc32": b.part_crc32}
+        {"sha256": b.sha256, "size": b.size, "present": b.present, "verified": b.verified, "key": b.key,
+         "multipart_id": b.multipart_id, "part_size": b.part_size, "part_crc32": b.part_crc32}
         for b in upload.blobs
     ]
-    stored = stored_blobs(session, [b["sha256"] for b in blobs])
+    keys = stored_blobs(session, [b["sha256"] for b in blobs])
+    stored = {b["sha256"]: keys[b["sha256"]] for b in blobs if (b["present"] or b["verified"]) and b["sha256"] in keys}
     artifact = upload.artifact
     return UploadState(
         upload.id, upload.status, artifact.kind, artifact.namespace, artifact.name, upload.created_by,
-        upload.expires_at, upload.files, blobs, stored,
+        upload.expires_at, upload.files, blobs, stored, keys,
     )
 
 
@@ -205,6 +223,26 @@ def record_blob(session: Session, sha256: str, size: int, key: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def record_verified(session: Session, upload_id: str, sha256: str, size: int, key: str | None) -> str | None:
+    """The session's own bytes for ``sha256`` passed the checks: it may use the blob now.
+
+    ``key``: where those bytes are, to become the blob if the store lacks it; None when they were
+    dropped because the blob was stored already. Returns the key of the blob in the store (None if
+    it is not there: then the session has nothing to use, and its client is asked for the bytes again).
+    Both are written in one transaction, so no blob is ever this session's without it knowing.
+    """
+    if key is not None:
+        record_blob(session, sha256, size, key)
+    blob = session.get(Blob, sha256)
+    if blob is None:
+        return None
+    blob.last_used_at = utcnow()
+    session.execute(
+        update(UploadBlob).where(UploadBlob.upload_id == upload_id, UploadBlob.sha256 == sha256).values(verified=True)
+    )
+    return blob.key
 
 
 def renew_multipart(session: Session, upload_id: str, sha256: str, key: str, multipart_id: str) -> None:
@@ -235,7 +273,10 @@ def commit_version(session: Session, upload_id: str, visible: Visible) -> tuple[
     if upload.status != "open":
         raise APIError(409, f"Upload {upload_id} is {upload.status}; start a new upload to make another version.")
     artifact = session.get(Artifact, upload.artifact_id, with_for_update=True)
-    missing = {b.sha256 for b in upload.blobs} - set(stored_blobs(session, [b.sha256 for b in upload.blobs]))
+    stored = stored_blobs(session, [b.sha256 for b in upload.blobs])
+    # Stored is not enough: the session must have proved it holds the content (present when it began:
+    # readable by the caller; or verified from its own bytes), whoever else stored it meanwhile.
+    missing = {b.sha256 for b in upload.blobs if not (b.present or b.verified) or b.sha256 not in stored}
     if missing:
         paths = [f["path"] for f in upload.files if f["sha256"] in missing]
         raise APIError(409, f"Content not received for {', '.join(map(repr, paths[:5]))}; send it, then complete.")

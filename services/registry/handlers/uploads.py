@@ -9,11 +9,13 @@ from tornado.web import stream_request_body
 
 from ...errors import APIError
 from ...openapi import json_answer, operation, ref
+from ..catalog import Readable
 from ..schemas import upload_create
 from ..transfers import abort_upload, begin_upload, complete_upload, describe_upload, staged_bytes, verify_staged
 from ..uploads import Declared, UploadState, upload_state
 from ..validation import (
     DIGITS,
+    KINDS,
     MAX_FLAVOR,
     MAX_LINEAGE_DATASETS,
     MAX_WORKSPACE,
@@ -48,8 +50,13 @@ class UploadsHandler(RegistryHandler):
             files=check_files(body["files"]), metadata=check_json_object(body.get("metadata") or {}, "metadata"),
             lineage=self._lineage(body.get("lineage")), part_crc32=check_part_crc32(body["files"]),
         )
-        status, answer = await begin_upload(self.reg, declared, self.visible, self.api_url("uploads"))
+        status, answer = await begin_upload(self.reg, declared, self.visible, self.readable(), self.api_url("uploads"))
         self.write_json(answer, status=status)
+
+    def readable(self) -> Readable:
+        """What the caller may read, of every kind: a blob any of it references need not be sent again
+        (a model may reuse a dataset's files), by the same rule that lists artifacts."""
+        return {kind: self.permissions.readable_namespaces(kind) for kind in KINDS}
 
     def _lineage(self, lineage: Any) -> dict | None:
         if lineage is None:
@@ -145,9 +152,12 @@ class BlobHandler(UploadSessionHandler):
         if blob["multipart_id"]:
             raise APIError(409, "This blob goes to S3 over its presigned part URLs, not through the service.")
         self._size = blob["size"]
+        self._path = next(f["path"] for f in state.files if f["sha256"] == sha256)
         self.request.connection.set_max_body_size(self._size)
         if sha256 in state.stored:
-            self._skip = True  # stored already (maybe by another session): ignore the bytes
+            # Present when the session began, or its own bytes verified already: ignore these. A blob merely
+            # stored (by anyone) is not enough; the bytes are the session's proof that it holds the content.
+            self._skip = True
             return
         offset = self._offset()
         received = staged_bytes(self.reg, upload_id, sha256)
@@ -201,7 +211,7 @@ class BlobHandler(UploadSessionHandler):
         self._close()
         if self._received == self._size:
             digest = self._hash.hexdigest() if self._hash is not None else None
-            await verify_staged(self.reg, upload_id, sha256, self._size, digest)
+            await verify_staged(self.reg, upload_id, sha256, self._size, digest, self._path)
         self.write_json(blob_received_view(sha256, self._received))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
