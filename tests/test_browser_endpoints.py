@@ -96,9 +96,6 @@ def test_endpoint_page_cannot_act_on_the_hub(hub, page):
     alice, bob = user_token(hub, admin_token, "alice"), user_token(hub, admin_token, "bob")
     deploy(hub, bob, "users/bob", "churn", HTTP_SERVICE)
     deploy(hub, alice, "users/alice", "evil", [sys.executable, "-c", EVIL_SERVICE, EVIL_PAGE])
-    for token, full_name in ((bob, "users/bob/churn"), (alice, "users/alice/evil")):
-        answer = api(hub, token, "GET", f"{DEPLOYMENTS}/{full_name}").json()
-        assert answer["status"] in ("starting", "ready"), answer
 
     # The admin is logged in to the hub and to the deployments service (its _xsrf cookie included).
     log_in(page, hub)
