@@ -315,3 +315,23 @@ async def controller(postgres_url, tmp_path):
     for handle in await runtime.list():
         await runtime.stop(handle)
     db.close()
+
+
+@pytest.fixture
+def docker_lab(make_lab, docker_host, docker_client, model_server_image, service_image) -> Iterator[Lab]:
+    """A hub of the test's own whose deployments run on podman (Docker API), under an instance label
+    of their own; its containers and their networks are removed at the end."""
+    instance = f"mllab-test-{secrets.token_hex(3)}"
+    lab = make_lab(runtime="docker", allowed_images=[service_image], **{
+        "DockerRuntime.docker_host": docker_host,
+        "DockerRuntime.model_image": model_server_image,
+        "Runtime.instance": instance,
+    })
+    lab.instance = instance
+    yield lab
+    lab.hub.stop()
+    for container in docker_client.containers.list(all=True, filters={"label": f"org.mllab.instance={instance}"}):
+        container.remove(force=True)
+    # Each workload has a network of its own, labelled like its container.
+    for found in docker_client.networks.list(filters={"label": f"org.mllab.instance={instance}"}):
+        found.remove()

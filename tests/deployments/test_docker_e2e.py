@@ -4,7 +4,6 @@ image, and a service from an image the admin allows; an image not allowed is ref
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import pytest
@@ -13,24 +12,6 @@ from ..registry.helpers import Registry
 from .conftest import mlflow_request, v2_request
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def docker_lab(make_lab, docker_host, docker_client, model_server_image, service_image):
-    instance = f"mllab-test-{secrets.token_hex(3)}"
-    lab = make_lab(runtime="docker", allowed_images=[service_image], **{
-        "DockerRuntime.docker_host": docker_host,
-        "DockerRuntime.model_image": model_server_image,
-        "Runtime.instance": instance,
-    })
-    lab.instance = instance
-    yield lab
-    lab.hub.stop()
-    for container in docker_client.containers.list(all=True, filters={"label": f"org.mllab.instance={instance}"}):
-        container.remove(force=True)
-    # Each workload has a network of its own, labelled like its container.
-    for found in docker_client.networks.list(filters={"label": f"org.mllab.instance={instance}"}):
-        found.remove()
 
 
 def test_model_and_service_in_containers(docker_lab, sklearn_model, service_image, docker_client):

@@ -8,29 +8,16 @@ user", on every ``/endpoints/...`` route): the check is the proxy's, the same on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from ..harness import wait_for
-from .test_docker_e2e import docker_lab  # noqa: F401 - the fixture, shared with the other Docker end-to-end test
 from .test_runtime_docker import PROBE
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def lab(docker_lab, docker_client) -> Iterator:  # noqa: F811 - docker_lab is the imported fixture
-    """``docker_lab``, whose workloads' networks go at the end too (containers first: a network in use stays)."""
-    yield docker_lab
-    ours = {"label": f"org.mllab.instance={docker_lab.instance}"}
-    for container in docker_client.containers.list(all=True, filters=ours):
-        container.remove(force=True)
-    for network in docker_client.networks.list(filters=ours):
-        network.remove()
-
-
-def test_bobs_job_cannot_reach_alices_service(lab, service_image, docker_client):
+def test_bobs_job_cannot_reach_alices_service(docker_lab, service_image, docker_client):
+    lab = docker_lab
     alice, bob = lab.api("alice"), lab.api("bob")
     web = alice.create(namespace="users/alice", name="web", image=service_image, port=8000)
     alice.wait(web["full_name"], "ready", timeout=120)
