@@ -226,8 +226,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="mllab-bench-deployments-") as tmp:
         root = Path(tmp)
+        config = root / "endpoint_origin_config.py"
+        config.write_text(f"c.DeploymentsApp.endpoint_port = {free_port()}\n")
         hub = Hub(data_dir=root / "data", port=free_port(), admin_password=secrets.token_urlsafe(12),
-                  args=[f"--DeploymentsApp.endpoint_port={free_port()}"])
+                  args=["--config", str(config)])
         print(f"Starting a hub on {hub.url} (local runtime) ...", flush=True)
         hub.start(timeout=120)
         try:
