@@ -6,6 +6,10 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
 STAMP_PY := $(VENV)/.installed
+STAMP_PYC := $(VENV)/.compiled
+# Tools of the set-up and of local workspaces (the rules below): uv, code-server.
+TOOLS := .tools
+UV := $(TOOLS)/uv/bin/uv
 STAMP_NODE := node_modules/.installed
 # noVNC's modules for the desktop's page (see the rule below).
 NOVNC := extensions/desktop/static/novnc
@@ -24,7 +28,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 TEST_APT_PACKAGES := chromium podman runc debootstrap openssh-server openssh-client \
 	tigervnc-standalone-server tigervnc-tools xterm
 
-.PHONY: up test test-fast setup system-packages services tools lint bench images clean
+.PHONY: up test test-fast setup setup-parts system-packages services tools lint bench images clean
 
 up: setup  ## run ML Lab Hub on http://127.0.0.1:8000 (UP_ARGS="--port 9000" to change)
 	mllab up $(UP_ARGS)
@@ -37,26 +41,76 @@ test-fast: setup services  ## the quick subset: no hubs, browsers or containers
 	npm test --prefix $(LABEXT_SRC)
 	pytest -m "not slow" $(PYTEST_ARGS)
 
-setup: $(STAMP_PY) $(STAMP_NODE) $(NOVNC)/core/rfb.js $(NOBLE)/sha2.js $(LABEXT)/package.json $(LABEXT_DEV)
+# Set-up's parts run in parallel (the venv while npm installs); npm is checked first, as apt-get
+# takes one at a time and the venv's part may want it too (python3-venv). What runs many Python
+# processes sets up the venv's bytecode too (the rule below).
+SETUP_PARTS := $(STAMP_PY) $(STAMP_NODE) $(NOVNC)/core/rfb.js $(NOBLE)/sha2.js $(LABEXT)/package.json $(LABEXT_DEV)
+test test-fast bench: SETUP_PARTS += $(STAMP_PYC)
+setup:
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@$(MAKE) --no-print-directory -j4 setup-parts SETUP_PARTS="$(SETUP_PARTS)"
+
+setup-parts: $(SETUP_PARTS)
+	@:
 
 # The wheel installs the workspace's Jupyter server configs and JupyterLab's admin defaults
 # (pyproject's data-files); an editable install does not, so they are copied into the venv here.
 SERVER_CONFIGS := $(wildcard extensions/jupyter-config/*.json extensions/*/jupyter-config/*.json)
 LAB_OVERRIDES := $(wildcard extensions/jupyter-config/lab-overrides/*.json)
 
+# The venv and its packages. uv (PyPI's `uv`, put in .tools/uv by the system Python's pip, or by
+# the venv's where the system Python has none) makes and fills it in seconds; where uv cannot be
+# installed, python3 -m venv and pip do it. uv reads no pip.conf, so pip's configuration is handed
+# to it (PIP_CONFIG_AS_UV_ARGS). pip itself goes into the venv either way: make images and the
+# tests run it.
 $(STAMP_PY): pyproject.toml $(SERVER_CONFIGS) $(LAB_OVERRIDES)
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || { \
-		apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	@test -x $(UV) || ! $(SYSTEM_PYTHON) -m pip --version >/dev/null 2>&1 || \
+		$(SYSTEM_PYTHON) -m pip install -q --target $(TOOLS)/uv uv || echo "uv could not be installed; pip installs"
+	@test -x $(VENV)/bin/python || test -x $(UV) || $(SYSTEM_PYTHON) -m venv $(VENV) || { \
+		apt-get update -qq && apt-get install -y -qq python3-venv && $(SYSTEM_PYTHON) -m venv $(VENV); }
+	@test -x $(UV) || $(SYSTEM_PYTHON) -m pip --version >/dev/null 2>&1 || ! test -x $(VENV)/bin/pip || \
+		$(VENV)/bin/pip install -q --target $(TOOLS)/uv uv || echo "uv could not be installed; pip installs"
+	@if test -x $(UV); then \
+		args=$$($(PIP_CONFIG_AS_UV_ARGS)); \
+		test -x $(VENV)/bin/python || (set -x && $(UV) venv -q --python $(PYTHON) $(VENV)) && \
+		(set -x && $(UV) pip install -q --python $(VENV)/bin/python $$args -e '.[test]' pip); \
+	else \
+		(set -x && $(VENV)/bin/pip install -q --upgrade pip && $(VENV)/bin/pip install -q -e '.[test]'); \
+	fi
 	@mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
 	cp $(SERVER_CONFIGS) $(VENV)/etc/jupyter/jupyter_server_config.d/
 	@mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d
 	cp $(LAB_OVERRIDES) $(VENV)/share/jupyter/lab/settings/overrides.d/
 	@touch $@
 
+# python3 as found without the venv (which make's PATH puts first).
+SYSTEM_PYTHON = PATH="$(subst $(CURDIR)/$(VENV)/bin:,,$(PATH))" $(PYTHON)
+
+# pip's configuration as uv's arguments: the package locations, constraints and CA bundle that
+# `pip config list` shows (pip.conf files and PIP_* variables). As in pip, a PIP_* variable wins
+# over [install], which wins over [global]; and pip takes the best version from all locations
+# together, hence --index-strategy unsafe-best-match (uv's default stops at the first index).
+PIP_CONFIG_AS_UV_ARGS = { $(SYSTEM_PYTHON) -m pip config list || $(VENV)/bin/python -m pip config list; } 2>/dev/null | \
+	sed -n "s/^\(global\|install\|:env:\)\.\([a-z-]*\)='\(.*\)'$$/\1 \2 \3/p" | awk ' \
+	{ r = $$1 == ":env:" ? 3 : $$1 == "install" ? 2 : 1; \
+	  if (r > rank[$$2]) { rank[$$2] = r; v[$$2] = $$0; sub(/^[^ ]+ [^ ]+ */, "", v[$$2]) } } \
+	END { flag["index-url"] = "--index-url"; flag["extra-index-url"] = "--extra-index-url"; \
+	  flag["find-links"] = "--find-links"; flag["constraint"] = "--constraint"; \
+	  flag["trusted-host"] = "--allow-insecure-host"; flag["cert"] = "--cert"; \
+	  printf "--index-strategy unsafe-best-match"; \
+	  for (k in v) { n = split(v[k], a, " "); \
+	    if (k in flag) for (i = 1; i <= n; i++) printf " %s %s", flag[k], a[i]; \
+	    else if (k == "no-index" && v[k] ~ /^(1|[Tt]rue|yes|on)$$/) printf " --no-index" } }'
+
+# The venv's bytecode, for what starts many Python processes (tests, benchmarks): uv installs
+# none (pip compiles at install), and where PYTHONDONTWRITEBYTECODE is set no process writes it.
+# `make up` does without: compiling all of it takes longer than the one start it would save.
+# What does not compile is left as it is, as pip does.
+$(STAMP_PYC): $(STAMP_PY)
+	$(VENV)/bin/python -m compileall -q -j0 $(VENV)/lib >/dev/null || true
+	@touch $@
+
 $(STAMP_NODE): package.json package-lock.json
-	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -120,7 +174,6 @@ services:  ## PostgreSQL for the tests (the machine's own server, started if it 
 # npm under Node 24 (the npm package node@24) into .tools/, with .tools/bin/code-server as
 # its launcher; the local spawner puts .tools/bin on the workspaces' PATH. TensorBoard is a
 # Python dependency. Debian's libkrb5-dev builds code-server's kerberos module.
-TOOLS := .tools
 STAMP_TOOLS := $(TOOLS)/.installed-code-server
 
 tools: $(STAMP_TOOLS)  ## install the workspace tools for the local backend (code-server) into .tools/
