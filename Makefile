@@ -33,9 +33,15 @@ TEST_APT_PACKAGES := chromium podman runc debootstrap openssh-server openssh-cli
 up: setup  ## run ML Lab Hub on http://127.0.0.1:8000 (UP_ARGS="--port 9000" to change)
 	mllab up $(UP_ARGS)
 
+# The suite runs on PYTEST_WORKERS pytest-xdist workers, a module each at a time (module-scoped
+# hubs are started once); most of a test's time is waiting for processes it started, so more
+# workers than cores pays.
+PYTEST_WORKERS ?= 4
+PYTEST_XDIST = -n $(PYTEST_WORKERS) --dist loadscope
+
 test: setup system-packages services tools  ## set up and run the whole test suite
 	npm test --prefix $(LABEXT_SRC)
-	pytest $(PYTEST_ARGS)
+	pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 test-fast: setup services  ## the quick subset: no hubs, browsers or containers
 	npm test --prefix $(LABEXT_SRC)

@@ -43,11 +43,17 @@ c.MLLab.s3_access_key_id = "mllab"  # MinIO's root user, as config/compose.yaml 
 c.MLLab.s3_secret_access_key = secret("minio-password")
 c.Proxy.extra_routes = {f"/{bucket}/": "http://minio:9000"}
 
-# Workspaces: sibling containers on the compose file's `mllab` network, started through the
+# Workspaces: sibling containers on the compose file's workspaces network, started through the
 # mounted Docker socket; they reach the hub at its service name, `hub`.
 c.MLLab.backend = "docker"
 c.MLLab.workspace_image = os.environ.get("MLLAB_WORKSPACE_IMAGE", "mllab/workspace:latest")
-c.MLLabDockerSpawner.network_name = "mllab"
+# MLLAB_NAME (config/compose.yaml) names the network, and prefixes the workspaces' containers and
+# home volumes and the deployments' workloads, so two installations can share one engine.
+name = os.environ.get("MLLAB_NAME", "mllab")
+c.MLLabDockerSpawner.network_name = name
+c.MLLabDockerSpawner.prefix = name
+c.MLLabDockerSpawner.home_volume = name + "-home-{username}"
+c.Runtime.instance = name
 c.MLLabDockerSpawner.hub_host = "hub"
 # A workspace's first start loads JupyterLab and its tools: more than JupyterHub's 30 s on a
 # busy server.

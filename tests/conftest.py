@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
-from .harness import POSTGRES_ADMIN_URL, Hub, free_port, postgres_database_url
+from . import run
+from .harness import POSTGRES_ADMIN_URL, Hub, free_port, hubs, postgres_database_url
 
 #: Fixtures that start a hub, a browser or a container engine (see `slow_fixture`).
 SLOW_FIXTURES: set[str] = set()
@@ -29,40 +30,17 @@ def slow_fixture(function: Callable) -> Callable:
 @pytest.fixture
 @slow_fixture
 def make_hub(tmp_path_factory) -> Iterator[Callable[..., Hub]]:
-    """Start ``mllab up`` hubs on free ports in fresh data dirs; all stopped at the end.
-
-    ``make_hub(db_url=..., args=[...], env={...}, start=True)``
-    """
-    hubs: list[Hub] = []
-
-    def make(db_url: str | None = None, args: list[str] | None = None, env: dict | None = None,
-             start: bool = True) -> Hub:
-        root = tmp_path_factory.mktemp("hub")
-        hub = Hub(
-            data_dir=root / "data",
-            port=free_port(),
-            admin_password=secrets.token_urlsafe(12),
-            db_url=db_url,
-            args=list(args or []),
-            env=dict(env or {}),
-        )
-        hubs.append(hub)
-        return hub.start() if start else hub
-
-    yield make
-    for hub in hubs:
-        hub.stop()
+    """Hubs of the test's own (see `hubs`), for tests that need their own configuration."""
+    with hubs(tmp_path_factory) as make:
+        yield make
 
 
 @pytest.fixture(scope="module")
 @slow_fixture
 def hub(tmp_path_factory) -> Iterator[Hub]:
     """One running hub shared by the tests of a module (embedded defaults)."""
-    root = tmp_path_factory.mktemp("hub")
-    hub = Hub(data_dir=root / "data", port=free_port(), admin_password=secrets.token_urlsafe(12))
-    hub.start()
-    yield hub
-    hub.stop()
+    with hubs(tmp_path_factory) as make:
+        yield make()
 
 
 def _create_database() -> str:
@@ -111,14 +89,16 @@ def _s3_credentials(monkeypatch) -> None:
 
 @pytest.fixture(scope="session")
 @slow_fixture
-def docker_host() -> Iterator[str]:
-    """The Docker API URL of podman on this machine (the service is started when needed)."""
-    from .workspaces.engine import podman_service
+def docker_host() -> str:
+    """The Docker API URL of the run's podman service (started when first needed)."""
+    from .workspaces.engine import podman_socket
 
-    if os.geteuid() != 0 or shutil.which("podman") is None:
-        pytest.skip("the Docker backend tests need root and podman (`make system-packages`)")
-    with podman_service() as url:
-        yield url
+    # A requirement, as the browser is: a missing engine fails the container tests, never skips them.
+    if shutil.which("podman") is None:
+        pytest.fail("podman is not installed: run `make system-packages`")
+    if os.geteuid() != 0:
+        pytest.fail("the container tests run podman as root (as CI does): run them as root")
+    return podman_socket()
 
 
 @pytest.fixture
@@ -133,10 +113,10 @@ def docker_client(docker_host):
 CHROMIUM = os.environ.get("MLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 @slow_fixture
-def page(tmp_path):
-    """A Chromium page (1280x800); its last state is kept as ``last.png`` in the test's folder."""
+def browser():
+    """One Chromium for the run's browser tests (per xdist worker); each test has its own context."""
     if not shutil.which(CHROMIUM):
         pytest.fail("chromium is not installed: run `make system-packages`")
     from playwright.sync_api import sync_playwright
@@ -147,11 +127,32 @@ def page(tmp_path):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"],
         )
-        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        page.set_default_timeout(120_000)
-        yield page
-        page.screenshot(path=str(tmp_path / "last.png"))
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+@slow_fixture
+def page(browser, tmp_path):
+    """A Chromium page (1280x800) in a fresh context (no cookies or storage of other tests); its
+    last state is kept as ``last.png`` in the test's folder."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    yield page
+    page.screenshot(path=str(tmp_path / "last.png"))
+    context.close()
+
+
+def pytest_configure(config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller (or the only process)
+        run.start()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        run.finish()
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -159,5 +160,15 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    # The modules of container tests go last, and their images start building now: the other
+    # tests run while they build (minutes on a new machine).
+    container_modules = {getattr(item, "module", None) for item in items
+                         if "docker_host" in getattr(item, "fixturenames", ())}
+    if container_modules:
+        items.sort(key=lambda item: getattr(item, "module", None) in container_modules)  # stable: modules stay whole
+        if os.geteuid() == 0 and shutil.which("podman") and not config.option.collectonly:
+            from .workspaces.engine import build_in_background
+
+            build_in_background()
 
 

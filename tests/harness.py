@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -318,3 +319,30 @@ def stop_server(hub: Hub, token: str, username: str, timeout: float = 60) -> Non
         timeout=timeout,
         what=f"{username}'s workspace to stop",
     )
+
+
+@contextlib.contextmanager
+def hubs(tmp_path_factory) -> Iterator[Callable[..., Hub]]:
+    """``make(db_url=..., args=[...], env={...}, start=True)`` starts ``mllab up`` hubs on free
+    ports in fresh data dirs; all are stopped when the block ends."""
+    started: list[Hub] = []
+
+    def make(db_url: str | None = None, args: list[str] | None = None, env: dict | None = None,
+             start: bool = True) -> Hub:
+        root = tmp_path_factory.mktemp("hub")
+        hub = Hub(
+            data_dir=root / "data",
+            port=free_port(),
+            admin_password=secrets.token_urlsafe(12),
+            db_url=db_url,
+            args=list(args or []),
+            env=dict(env or {}),
+        )
+        started.append(hub)
+        return hub.start() if start else hub
+
+    try:
+        yield make
+    finally:
+        for hub in started:
+            hub.stop()

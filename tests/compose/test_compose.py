@@ -22,14 +22,7 @@ import pytest
 import requests
 
 from ..harness import MLLAB, REPO, Hub, api, free_port, spawn, wait_for
-from ..workspaces.engine import (
-    ensure_hub_image,
-    ensure_project_image,
-    ensure_workspace_image,
-    podman,
-    podman_env,
-    recipe_files,
-)
+from ..workspaces.engine import ensure_hub_image, ensure_standin_image, ensure_workspace_image, podman, podman_env
 
 # The first run on a machine builds the hub image and the two stand-ins (minutes each).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -39,13 +32,6 @@ COMPOSE_FILE = REPO / "config" / "compose.yaml"
 HUB_CONFIG = REPO / "config" / "compose_config.py"
 OVERRIDE = HERE / "override.yaml"
 PODMAN_COMPOSE = str(Path(sys.executable).parent / "podman-compose")
-#: The networks config/compose.yaml names, and so the hub's workspace home volumes.
-NETWORKS = ("mllab", "mllab-deployments")
-
-
-def standin_image(name: str) -> str:
-    recipe = HERE / name
-    return ensure_project_image(recipe, f"localhost/mllab-test-standin-{name}", recipe_files(recipe), wheel=False)
 
 
 @dataclass
@@ -88,17 +74,23 @@ class Platform:
         )
 
 
-def remove_workspaces() -> None:
-    """What the hub started on the compose networks (not compose's own), and the homes it made."""
-    for network in NETWORKS:
-        listed = subprocess.run(["podman", "ps", "-aq", "--filter", f"network={network}",
-                                 "--filter", "label=org.mllab.role"], env=podman_env(), capture_output=True, text=True)
+def remove_workspaces(name: str) -> None:
+    """What the hub of installation ``name`` started (not compose's own), the homes it made and its
+    network: all named or labelled with ``name``, so a real installation on the machine stays."""
+    for filters in (["--filter", f"network={name}"], ["--filter", f"label=org.mllab.instance={name}"]):
+        listed = subprocess.run(["podman", "ps", "-aq", *filters, "--filter", "label=org.mllab.role"],
+                                env=podman_env(), capture_output=True, text=True)
         for container in listed.stdout.split():
             subprocess.run(["podman", "rm", "-f", container], env=podman_env(), capture_output=True)
-    homes = subprocess.run(["podman", "volume", "ls", "-q", "--filter", "name=mllab-home-"], env=podman_env(),
+    homes = subprocess.run(["podman", "volume", "ls", "-q", "--filter", f"name={name}-home-"], env=podman_env(),
                            capture_output=True, text=True)
     for volume in homes.stdout.split():
         subprocess.run(["podman", "volume", "rm", "-f", volume], env=podman_env(), capture_output=True)
+    # The deployments' workloads each have a network, labelled like their containers.
+    networks = subprocess.run(["podman", "network", "ls", "-q", "--filter", f"label=org.mllab.instance={name}"],
+                              env=podman_env(), capture_output=True, text=True)
+    for network in networks.stdout.split():
+        subprocess.run(["podman", "network", "rm", "-f", network], env=podman_env(), capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +99,8 @@ def platform(docker_host) -> Iterator[Platform]:
     images = {
         "MLLAB_HUB_IMAGE": ensure_hub_image(),
         "MLLAB_WORKSPACE_IMAGE": ensure_workspace_image(),
-        "MLLAB_TEST_POSTGRES_IMAGE": standin_image("postgres"),
-        "MLLAB_TEST_S3_IMAGE": standin_image("s3"),
+        "MLLAB_TEST_POSTGRES_IMAGE": ensure_standin_image("postgres"),
+        "MLLAB_TEST_S3_IMAGE": ensure_standin_image("s3"),
     }
     built = time.monotonic()
     # A bind mount of a missing path makes a folder there, which would stand in the socket's way.
@@ -118,6 +110,8 @@ def platform(docker_host) -> Iterator[Platform]:
     env = {
         **podman_env(),
         **images,
+        # The installation's name: its containers, volumes and network are the test's own.
+        "MLLAB_NAME": project,
         "MLLAB_PORT": str(port),
         "MLLAB_ENDPOINT_PORT": str(endpoint_port),
         "MLLAB_ENDPOINT_URL": f"http://127.0.0.1:{endpoint_port}/",
@@ -151,10 +145,9 @@ def platform(docker_host) -> Iterator[Platform]:
         print(f"\ncompose: images ready in {built - started:.0f}s, platform up in {time.monotonic() - built:.0f}s")
         yield platform
     finally:
-        remove_workspaces()
+        remove_workspaces(project)
         platform.run("down", "-v", "-t", "5", check=False)
-        for network in NETWORKS:
-            subprocess.run(["podman", "network", "rm", network], env=env, capture_output=True)
+        subprocess.run(["podman", "network", "rm", project], env=env, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +213,7 @@ def test_workspace_container_is_reached_through_the_hub(platform, admin_token):
     spawn(platform.hub, admin_token, "admin", timeout=180)
     status = api(platform.hub, admin_token, "GET", "user/admin/api/status")
     assert status.status_code == 200 and "started" in status.json()
-    workspaces = subprocess.run(["podman", "ps", "--format", "json", "--filter", "network=mllab",
+    workspaces = subprocess.run(["podman", "ps", "--format", "json", "--filter", f"network={platform.project}",
                                  "--filter", "label=org.mllab.role=workspace"], env=platform.env,
                                 capture_output=True, text=True, check=True)
     [container] = json.loads(workspaces.stdout)

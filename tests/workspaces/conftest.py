@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from ..harness import Hub
+from ..harness import Hub, hubs
 from .engine import ensure_workspace_image
 from .tap import SocketTap
 
@@ -28,12 +29,14 @@ def engine_tap(docker_host, tmp_path) -> Iterator[SocketTap]:
         yield tap
 
 
-@pytest.fixture
-def make_docker_hub(make_hub, docker_host, workspace_image, docker_client) -> Iterator[Callable[..., Hub]]:
-    """``make_docker_hub(docker_host=None)``: a running hub with ``MLLab.backend = "docker"``.
+@contextlib.contextmanager
+def docker_hubs(make_hub: Callable[..., Hub], docker_host: str, image: str) -> Iterator[Callable[..., Hub]]:
+    """``make(docker_host_url=None)``: a running hub (from ``make_hub``) with ``MLLab.backend = "docker"``.
 
     Each hub's containers, volumes and network carry their own prefix and are removed at the end.
     """
+    import docker
+
     prefixes: list[str] = []
 
     def make(docker_host_url: str | None = None) -> Hub:
@@ -42,16 +45,34 @@ def make_docker_hub(make_hub, docker_host, workspace_image, docker_client) -> It
         env = {
             "MLLAB_TEST_PREFIX": prefix,
             "MLLAB_TEST_DOCKER_HOST": docker_host_url or docker_host,
-            "MLLAB_TEST_IMAGE": workspace_image,
+            "MLLAB_TEST_IMAGE": image,
         }
         # The proxy listens where the containers can reach it (their route to the platform).
         return make_hub(args=["--ip", "0.0.0.0", "--config", str(DOCKER_HUB_CONFIG)], env=env)
 
-    yield make
-    for prefix in prefixes:
-        for container in docker_client.containers.list(all=True, filters={"name": prefix}):
-            container.remove(force=True)
-        for volume in docker_client.volumes.list(filters={"name": prefix}):
-            volume.remove(force=True)
-        for network in docker_client.networks.list(names=[f"{prefix}-net"]):
-            network.remove()
+    try:
+        yield make
+    finally:
+        client = docker.DockerClient(base_url=docker_host)
+        for prefix in prefixes:
+            for container in client.containers.list(all=True, filters={"name": prefix}):
+                container.remove(force=True)
+            for volume in client.volumes.list(filters={"name": prefix}):
+                volume.remove(force=True)
+            for network in client.networks.list(names=[f"{prefix}-net"]):
+                network.remove()
+        client.close()
+
+
+@pytest.fixture
+def make_docker_hub(make_hub, docker_host, workspace_image) -> Iterator[Callable[..., Hub]]:
+    """Docker-backend hubs of the test's own (see `docker_hubs`)."""
+    with docker_hubs(make_hub, docker_host, workspace_image) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def docker_hub(tmp_path_factory, docker_host, workspace_image) -> Iterator[Hub]:
+    """One Docker-backend hub shared by the tests of a module, each with users of its own."""
+    with hubs(tmp_path_factory) as make_hub, docker_hubs(make_hub, docker_host, workspace_image) as make:
+        yield make()

@@ -24,21 +24,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock
+
+from .. import run
 from ..harness import REPO, wait_for
 
 log = logging.getLogger(__name__)
 
-SOCKET = Path(os.environ.get("MLLAB_TEST_PODMAN_SOCKET", "/run/mllab-podman.sock"))
-SOCKET_URL = f"unix://{SOCKET}"
 CONTAINERS_CONF = Path(__file__).with_name("containers.conf")
 WORKSPACE_RECIPE = REPO / "images" / "workspace"
 MODEL_SERVER_RECIPE = REPO / "images" / "model-server"
 HUB_RECIPE = REPO / "images" / "hub"
+#: Stand-ins for the images config/compose.yaml pulls (PostgreSQL, MinIO), for tests/compose.
+STANDIN_RECIPES = REPO / "tests" / "compose"
 BASE_REPO = "localhost/mllab-test-base"
 WORKSPACE_REPO = "localhost/mllab-test-workspace"
 MODEL_SERVER_REPO = "localhost/mllab-test-model-server"
 HUB_REPO = "localhost/mllab-test-hub"
 DEBIAN_SUITE = "bookworm"
+#: Label of the images this checkout builds: only these are removed when a recipe changes, as
+#: another checkout on the machine may be using its own.
+CHECKOUT_LABEL = f"org.mllab.test.checkout={hashlib.sha256(str(REPO).encode()).hexdigest()[:12]}"
 
 
 def recipe_files(recipe: Path) -> list[Path]:
@@ -112,8 +118,22 @@ def ensure_base_image() -> str:
     """A minimal Debian image made from the distribution's packages with debootstrap."""
     mirror = apt_mirror()
     ref = f"{BASE_REPO}:{DEBIAN_SUITE}-{recipe_hash([], DEBIAN_SUITE, 'minbase', mirror)}"
-    if image_exists(ref):
-        return ref
+    with building(ref):
+        if not image_exists(ref):
+            _debootstrap(ref, mirror)
+    return ref
+
+
+@contextmanager
+def building(ref: str) -> Iterator[None]:
+    """Held while ``ref`` is looked for and built: the workers of a run, and other runs on the
+    machine, build an image once and then find it."""
+    name = hashlib.sha256(ref.encode()).hexdigest()[:16]
+    with FileLock(Path(tempfile.gettempdir()) / f"mllab-test-image-{name}.lock"):
+        yield
+
+
+def _debootstrap(ref: str, mirror: str) -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mllab-rootfs-") as rootfs:
         subprocess.run(["debootstrap", "--variant=minbase", DEBIAN_SUITE, rootfs, mirror], check=True,
@@ -123,7 +143,6 @@ def ensure_base_image() -> str:
         if tar.wait() != 0:
             raise RuntimeError(f"tar of {rootfs} failed")
     log.warning("built %s in %.0fs", ref, time.monotonic() - started)
-    return ref
 
 
 def ensure_workspace_image() -> str:
@@ -141,14 +160,47 @@ def ensure_hub_image() -> str:
     return ensure_project_image(HUB_RECIPE, HUB_REPO, HUB_INPUTS)
 
 
+def ensure_standin_image(name: str) -> str:
+    """``tests/compose/<name>/Dockerfile`` (a stand-in for an image users pull) built on the local base."""
+    recipe = STANDIN_RECIPES / name
+    return ensure_project_image(recipe, f"localhost/mllab-test-standin-{name}", recipe_files(recipe), wheel=False)
+
+
+def ensure_all_images() -> None:
+    """Every image the suite uses, the most used first."""
+    ensure_workspace_image()
+    ensure_model_server_image()
+    ensure_hub_image()
+    for name in ("postgres", "s3"):
+        ensure_standin_image(name)
+
+
+def build_in_background() -> None:
+    """Start building every image in a process of the run's own, once per run, so that the
+    tests before the container tests run meanwhile; a test wanting an image still being built
+    waits for it (`building`). The run's controller stops the process if it outlives the run."""
+    with run.lock("images"):
+        if (run.folder() / "daemons" / "images").exists():
+            return
+        with open(run.folder() / "images.log", "ab") as log_file:
+            proc = subprocess.Popen([sys.executable, "-m", "tests.workspaces.engine"], cwd=REPO,
+                                    stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        run.add_daemon("images", proc.pid)
+
+
 def ensure_project_image(recipe: Path, repository: str, inputs: list[Path], wheel: bool = True) -> str:
     """The Dockerfile in ``recipe`` built on the local base with this checkout's wheel in
     ``wheels/`` (unless ``wheel`` is false), tagged ``repository:<hash of inputs and base>``;
     built only when that tag is missing."""
     base = ensure_base_image()
     ref = f"{repository}:{recipe_hash(inputs, base)}"
-    if image_exists(ref):
-        return ref
+    with building(ref):
+        if not image_exists(ref):
+            _build(recipe, repository, ref, base, wheel)
+    return ref
+
+
+def _build(recipe: Path, repository: str, ref: str, base: str, wheel: bool) -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"mllab-{recipe.name}-context-") as tmp:
         context = Path(tmp) / "context"
@@ -160,49 +212,51 @@ def ensure_project_image(recipe: Path, repository: str, inputs: list[Path], whee
         host_ca = os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt"
         if Path(host_ca).is_file() and (context / "extra-ca").is_dir():
             shutil.copy(host_ca, context / "extra-ca" / "ca.crt")
-        podman("build", "--network", "host", "--build-arg", f"BASE={base}", "-t", ref, str(context),
-               stdout=subprocess.DEVNULL)
+        podman("build", "--network", "host", "--build-arg", f"BASE={base}", "--label", CHECKOUT_LABEL, "-t", ref,
+               str(context), stdout=subprocess.DEVNULL)
     log.warning("built %s in %.0fs", ref, time.monotonic() - started)
     remove_other_tags(repository, keep=ref)
-    return ref
 
 
 def remove_other_tags(repository: str, keep: str) -> None:
-    """Drop images of earlier recipes; one still used by a container stays."""
-    listed = podman("images", "--format", "{{.Repository}}:{{.Tag}}", repository, capture_output=True, text=True)
+    """Drop this checkout's images of earlier recipes; one still used by a container stays."""
+    listed = podman("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"label={CHECKOUT_LABEL}",
+                    "--filter", f"reference={repository}", capture_output=True, text=True)
     for ref in set(listed.stdout.split()) - {keep}:
         subprocess.run(["podman", "rmi", ref], env=podman_env(), capture_output=True)
 
 
-def _answers() -> bool:
+def _answers(url: str) -> bool:
     import docker
 
     try:
-        return docker.DockerClient(base_url=SOCKET_URL, timeout=5).ping()
+        return docker.DockerClient(base_url=url, timeout=5).ping()
     except Exception:
         return False
 
 
-@contextmanager
-def podman_service() -> Iterator[str]:
-    """The Docker API socket URL; the service is started (and then stopped) unless it already runs."""
+def podman_socket() -> str:
+    """The Docker API socket URL of the run's podman service, started by the first caller.
+
+    One service per test run, with its socket in the run's folder: another run on the machine
+    (another checkout, or a user's own podman) is neither reused nor stopped. The run's
+    controller stops it at the end (``tests/run.py``).
+    """
     if shutil.which("podman") is None:
         raise RuntimeError("podman is not installed: `make system-packages` (apt-get install podman runc debootstrap)")
-    if _answers():
-        yield SOCKET_URL
-        return
-    SOCKET.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        ["podman", "system", "service", "--time=0", SOCKET_URL],
-        env=podman_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        wait_for(_answers, timeout=30, what="podman's Docker API")
-        yield SOCKET_URL
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    socket = run.folder() / "podman.sock"
+    url = f"unix://{socket}"
+    with run.lock("podman"):
+        if not _answers(url):
+            proc = subprocess.Popen(
+                ["podman", "system", "service", "--time=0", url],
+                env=podman_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )
+            run.add_daemon("podman", proc.pid)
+            wait_for(lambda: _answers(url), timeout=30, what="podman's Docker API")
+    return url
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    ensure_all_images()

@@ -1,7 +1,9 @@
 """The Docker backend end to end: a real hub with DockerSpawner on podman's Docker API.
 
 Workspaces are real containers of ``images/workspace/Dockerfile`` (built here from a local
-Debian base), reached through the hub's proxy as a user reaches them.
+Debian base), reached through the hub's proxy as a user reaches them. The tests share one hub
+(``docker_hub``), each with users of its own, unless they need a hub of their own: one behind a
+recording engine socket, one that restarts.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def spawn_profile(hub, token: str, username: str, profile: str) -> None:
              timeout=180, what=f"{username}'s {profile} workspace")
 
 
-def test_home_survives_stop_and_start(make_docker_hub, docker_client):
-    hub = make_docker_hub()
+def test_home_survives_stop_and_start(docker_hub, docker_client):
+    hub = docker_hub
     alice, _ = hub.add_user("alice")
     token = alice.new_token()
     spawn(hub, token, "alice", timeout=180)
@@ -81,9 +83,9 @@ def test_home_survives_stop_and_start(make_docker_hub, docker_client):
              what="the home volume to be removed")
 
 
-def test_workspace_reaches_hub_and_services(make_docker_hub, docker_client):
+def test_workspace_reaches_hub_and_services(docker_hub, docker_client):
     """The client inside a workspace works with no configuration: URLs and a token with the user's scopes."""
-    hub = make_docker_hub()
+    hub = docker_hub
     carol, _ = hub.add_user("carol")
     token = carol.new_token()
     spawn(hub, token, "carol", timeout=180)
@@ -110,32 +112,32 @@ def test_workspace_reaches_hub_and_services(make_docker_hub, docker_client):
         stop_server(hub, token, "carol")
 
 
-def test_users_cannot_reach_each_other(make_docker_hub, docker_client):
-    hub = make_docker_hub()
-    alice, _ = hub.add_user("alice")
-    bob, _ = hub.add_user("bob")
-    alice_token, bob_token = alice.new_token(), bob.new_token()
-    spawn(hub, alice_token, "alice", timeout=180)
-    spawn(hub, bob_token, "bob", timeout=180)
+def test_users_cannot_reach_each_other(docker_hub, docker_client):
+    hub = docker_hub
+    frank, _ = hub.add_user("frank")
+    gina, _ = hub.add_user("gina")
+    frank_token, gina_token = frank.new_token(), gina.new_token()
+    spawn(hub, frank_token, "frank", timeout=180)
+    spawn(hub, gina_token, "gina", timeout=180)
     try:
-        assert api(hub, alice_token, "GET", "user/alice/api/contents").status_code == 200
-        assert api(hub, bob_token, "GET", "user/alice/api/contents").status_code == 403
+        assert api(hub, frank_token, "GET", "user/frank/api/contents").status_code == 200
+        assert api(hub, gina_token, "GET", "user/frank/api/contents").status_code == 403
 
-        alice_container = container_of(docker_client, hub, "alice")
-        bob_container = container_of(docker_client, hub, "bob")
+        frank_container = container_of(docker_client, hub, "frank")
+        gina_container = container_of(docker_client, hub, "gina")
         network = f"{hub.env['MLLAB_TEST_PREFIX']}-net"
-        for container in (alice_container, bob_container):
+        for container in (frank_container, gina_container):
             assert list(container.attrs["NetworkSettings"]["Networks"]) == [network]
             # The port is exposed on the network, bound to no host port.
             bindings = container.attrs["HostConfig"].get("PortBindings") or {}
             assert not any(bindings.values()), f"workspaces publish no host ports: {bindings}"
-        # Straight to alice's container over the shared network, with bob's workspace token: refused.
-        alice_ip = alice_container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
-        status, _ = fetch_inside(bob_container, f'"http://{alice_ip}:8888/user/alice/api/contents"')
+        # Straight to frank's container over the shared network, with gina's workspace token: refused.
+        frank_ip = frank_container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
+        status, _ = fetch_inside(gina_container, f'"http://{frank_ip}:8888/user/frank/api/contents"')
         assert status == 403
     finally:
-        stop_server(hub, alice_token, "alice")
-        stop_server(hub, bob_token, "bob")
+        stop_server(hub, frank_token, "frank")
+        stop_server(hub, gina_token, "gina")
 
 
 def test_profile_limits_land_in_the_container(make_docker_hub, docker_client, engine_tap):
@@ -184,8 +186,8 @@ def test_profile_limits_land_in_the_container(make_docker_hub, docker_client, en
         stop_server(hub, token, "dana")
 
 
-def test_image_or_resources_outside_profiles_are_refused(make_docker_hub, docker_client):
-    hub = make_docker_hub()
+def test_image_or_resources_outside_profiles_are_refused(docker_hub, docker_client):
+    hub = docker_hub
     eve, _ = hub.add_user("eve")
     token = eve.new_token()
     for options, says in [
@@ -196,7 +198,7 @@ def test_image_or_resources_outside_profiles_are_refused(make_docker_hub, docker
         response = api(hub, token, "POST", "hub/api/users/eve/server", json=options)
         assert response.status_code == 400, response.text
         assert says in response.json()["message"]
-    assert not docker_client.containers.list(all=True, filters={"name": hub.env["MLLAB_TEST_PREFIX"]})
+    assert not docker_client.containers.list(all=True, filters={"name": f"{hub.env['MLLAB_TEST_PREFIX']}-eve"})
 
 
 def test_workspace_is_hardened_and_outlives_a_hub_restart(make_docker_hub, docker_client):
@@ -228,9 +230,9 @@ def test_workspace_is_hardened_and_outlives_a_hub_restart(make_docker_hub, docke
         stop_server(hub, token, "alice")
 
 
-def test_the_hub_checks_the_engine_of_workspaces(make_docker_hub, docker_client):
+def test_the_hub_checks_the_engine_of_workspaces(docker_hub, docker_client):
     """``mllab doctor``'s workspace engine line: the hub asks the engine its workspaces run on."""
-    hub = make_docker_hub()
+    hub = docker_hub
     token = hub.admin().new_token()
     response = api(hub, token, "GET", "hub/api/mllab/users/admin/workspace-engine")
     assert response.status_code == 200, response.text
