@@ -71,11 +71,11 @@ LAB_OVERRIDES := $(wildcard extensions/jupyter-config/lab-overrides/*.json)
 # tests run it.
 $(STAMP_PY): pyproject.toml $(SERVER_CONFIGS) $(LAB_OVERRIDES)
 	@test -x $(UV) || ! $(SYSTEM_PYTHON) -m pip --version >/dev/null 2>&1 || \
-		$(SYSTEM_PYTHON) -m pip install -q --target $(TOOLS)/uv uv || echo "uv could not be installed; pip installs"
+		$(SYSTEM_PYTHON) -m pip install -q --disable-pip-version-check --no-deps --target $(TOOLS)/uv uv || echo "uv could not be installed; pip installs"
 	@test -x $(VENV)/bin/python || test -x $(UV) || $(SYSTEM_PYTHON) -m venv $(VENV) || { \
 		apt-get update -qq && apt-get install -y -qq python3-venv && $(SYSTEM_PYTHON) -m venv $(VENV); }
 	@test -x $(UV) || $(SYSTEM_PYTHON) -m pip --version >/dev/null 2>&1 || ! test -x $(VENV)/bin/pip || \
-		$(VENV)/bin/pip install -q --target $(TOOLS)/uv uv || echo "uv could not be installed; pip installs"
+		$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --target $(TOOLS)/uv uv || echo "uv could not be installed; pip installs"
 	@if test -x $(UV); then \
 		args=$$($(PIP_CONFIG_AS_UV_ARGS)); \
 		test -x $(VENV)/bin/python || (set -x && $(UV) venv -q --python $(PYTHON) $(VENV)) && \
@@ -146,7 +146,7 @@ $(NOBLE)/sha2.js: $(STAMP_NODE)
 # package's extensions/lab/labextension: a build output, ignored by git, put in the wheel's
 # share/jupyter/labextensions by pyproject's data-files. The editable install sees it through a
 # link in the venv, as `jupyter labextension develop` makes.
-$(STAMP_LABEXT_NODE): $(LABEXT_SRC)/package.json $(LABEXT_SRC)/package-lock.json | $(STAMP_NODE)
+$(STAMP_LABEXT_NODE): $(LABEXT_SRC)/package.json $(LABEXT_SRC)/package-lock.json
 	npm ci --prefix $(LABEXT_SRC) --no-audit --no-fund --loglevel=error
 	@touch $@
 

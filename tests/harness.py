@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import pytest
 import requests
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from filelock import FileLock
 from sqlalchemy import create_engine, inspect
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,10 +67,33 @@ def load_entry_point(group: str, name: str):
     return entry_point.load()
 
 
+#: The ports ``free_port`` hands out: below the kernel's ephemeral range, where the processes
+#: under test (``mllab up``, JupyterHub) pick theirs, so a port given to a test is not also
+#: picked by a hub starting on another worker before the test binds it.
+TEST_PORTS = range(20000, 32000)
+#: The next port to hand out, for every test process on the machine (xdist's workers, other runs).
+PORT_LEDGER = Path(tempfile.gettempdir()) / "mllab-test-next-port"
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port that is free now and that no other test process was given lately: they are handed
+    out in turn from `TEST_PORTS`, so one comes back only after thousands of others."""
+    with FileLock(f"{PORT_LEDGER}.lock"):
+        try:
+            port = int(PORT_LEDGER.read_text())
+        except (FileNotFoundError, ValueError):
+            port = TEST_PORTS.start + secrets.randbelow(len(TEST_PORTS))
+        for _ in TEST_PORTS:
+            port = port if port in TEST_PORTS else TEST_PORTS.start
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    port += 1
+                    continue
+            PORT_LEDGER.write_text(str(port + 1))
+            return port
+    raise RuntimeError(f"no free port in {TEST_PORTS}")
 
 
 def env_with_node(**extra: str) -> dict[str, str]:
