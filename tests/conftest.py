@@ -113,10 +113,14 @@ def docker_client(docker_host):
 CHROMIUM = os.environ.get("MLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 @slow_fixture
 def browser():
-    """One Chromium for the run's browser tests (per xdist worker); each test has its own context."""
+    """One Chromium for a module's browser tests; each test has a context of its own.
+
+    Not one per run: Playwright's sync API keeps its event loop marked running in this thread
+    while the browser lives, and later tests calling ``asyncio.run`` would fail.
+    """
     if not shutil.which(CHROMIUM):
         pytest.fail("chromium is not installed: run `make system-packages`")
     from playwright.sync_api import sync_playwright
@@ -149,10 +153,23 @@ def pytest_configure(config) -> None:
         run.start()
 
 
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    # What the image builder did (tests/workspaces/engine.py), with its times.
+    log = run.folder() / "images.log"
+    if not hasattr(config, "workerinput") and log.exists() and log.stat().st_size:
+        terminalreporter.section("images")
+        terminalreporter.write(log.read_text()[-4000:])
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session) -> None:
     if not hasattr(session.config, "workerinput"):
-        run.finish()
+        run.stop_daemons()
+
+
+def pytest_unconfigure(config) -> None:
+    if not hasattr(config, "workerinput"):
+        run.remove()
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -3,7 +3,8 @@
 The suite runs on pytest-xdist's workers (``make test``); the controller makes the run's folder
 before they start, and they find it in ``$MLLAB_TEST_RUN_DIR``. A daemon that every worker uses
 (podman's API service) is started by the first worker that needs it, under a lock, and stopped
-by the controller when the run ends. Without xdist the one pytest process plays both parts.
+by the controller when the run ends (`stop_daemons`), before it checks that nothing of the
+run is left. Without xdist the one pytest process plays both parts.
 """
 
 from __future__ import annotations
@@ -41,13 +42,16 @@ def lock(name: str) -> Iterator[None]:
 
 def add_daemon(name: str, pid: int) -> None:
     """Have the controller stop process ``pid`` (and what it started) when the run ends."""
-    (folder() / "daemons" / name).write_text(str(pid))
+    (folder() / "daemons" / f"{name}-{pid}").write_text(str(pid))
 
 
-def finish() -> None:
-    """Stop the run's daemons and remove its folder (in the controller, after the workers)."""
-    daemons = folder() / "daemons"
-    for record in daemons.iterdir():
+def has_daemon(name: str) -> bool:
+    return any((folder() / "daemons").glob(f"{name}-*"))
+
+
+def stop_daemons() -> None:
+    """Stop the run's daemons (in the controller, after the workers)."""
+    for record in (folder() / "daemons").iterdir():
         with contextlib.suppress(psutil.NoSuchProcess, ValueError):
             process = psutil.Process(int(record.read_text()))
             tree = [process, *process.children(recursive=True)]
@@ -57,4 +61,8 @@ def finish() -> None:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     leftover.kill()
             psutil.wait_procs(tree, timeout=5)
+
+
+def remove() -> None:
+    """Remove the run's folder (in the controller, at the very end)."""
     shutil.rmtree(folder(), ignore_errors=True)

@@ -157,8 +157,10 @@ def admin_token(platform) -> str:
 
 def test_only_the_hub_ports_are_published(platform):
     """The hub's, and the endpoint origin the deployments service serves beside it."""
+    # podman lists consecutive ports as one mapping with a range.
     published = {
-        c["Labels"]["com.docker.compose.service"]: {(p["host_port"], p["container_port"]) for p in c.get("Ports") or []}
+        c["Labels"]["com.docker.compose.service"]: {(p["host_port"] + i, p["container_port"] + i)
+                                                    for p in c.get("Ports") or [] for i in range(p.get("range", 1))}
         for c in platform.containers()
     }
     assert set(published) == {"secrets", "postgres", "minio", "hub"}

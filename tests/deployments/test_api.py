@@ -102,7 +102,7 @@ def test_rollout_fails_no_request(lab: Lab, unique):
     thread = threading.Thread(target=load)
     thread.start()
     try:
-        time.sleep(0.5)
+        wait_for(lambda: sent >= 5, what="requests before the rollout")
         answer = alice.post(f"deployments/{full_name}/rollout")
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "starting"
@@ -111,7 +111,8 @@ def test_rollout_fails_no_request(lab: Lab, unique):
                  what="the new workload")
         wait_for(lambda: len(lab.workload_ids("mllab-s-" + full_name.replace("/", "-") + "-")) == 1,
                  what="the old workload to stop")
-        time.sleep(0.5)
+        after = sent
+        wait_for(lambda: sent >= after + 5, what="requests after the switch")
     finally:
         done.set()
         thread.join()

@@ -53,7 +53,8 @@ def test_services_answer_503_and_recover_by_themselves(team, drill_postgres):
     wait_for(lambda: statuses[200] >= 4, what="requests before the outage")
     drill_postgres.stop()
     wait_for(lambda: statuses[503] >= 4, timeout=60, what="503s while the database is down")
-    time.sleep(3)  # the outage lasts a few seconds, under load
+    during = statuses[503]
+    wait_for(lambda: statuses[503] >= during + 20, timeout=60, what="the outage to go on under load")
     drill_postgres.start()
     ok_before = statuses[200]
     wait_for(lambda: statuses[200] >= ok_before + 6, timeout=60, what="the services to recover by themselves")

@@ -176,11 +176,14 @@ def ensure_all_images() -> None:
 
 
 def build_in_background() -> None:
-    """Start building every image in a process of the run's own, once per run, so that the
-    tests before the container tests run meanwhile; a test wanting an image still being built
+    """Start the run's podman service, and building every image in a process of the run's own,
+    once per run, so that the tests before the container tests run meanwhile; a test wanting an image still being built
     waits for it (`building`). The run's controller stops the process if it outlives the run."""
+    # The engine's service starts first: once an image build commits its layers (gigabytes, held
+    # under the storage lock), a service starting meanwhile waits for it.
+    podman_socket()
     with run.lock("images"):
-        if (run.folder() / "daemons" / "images").exists():
+        if run.has_daemon("images"):
             return
         with open(run.folder() / "images.log", "ab") as log_file:
             proc = subprocess.Popen([sys.executable, "-m", "tests.workspaces.engine"], cwd=REPO,
@@ -253,7 +256,7 @@ def podman_socket() -> str:
                 env=podman_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             )
             run.add_daemon("podman", proc.pid)
-            wait_for(lambda: _answers(url), timeout=30, what="podman's Docker API")
+            wait_for(lambda: _answers(url), timeout=180, interval=0.5, what="podman's Docker API")
     return url
 
 
