@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from ..harness import REPO
+from ..harness import REPO, require
 
-helm = pytest.importorskip("helm_python", reason="pip install helm-python-sdk (the test extra)")
+try:
+    import helm_python as helm
+except ImportError:  # failed below, test by test, with the command that installs it
+    helm = None
 
 CHART = REPO / "helm" / "mllab"
 PRODUCTION_VALUES = CHART / "examples" / "production-values.yaml"
@@ -53,6 +56,12 @@ def coalesce(base: Any, override: Any) -> Any:
         else:
             merged[key] = coalesce(base.get(key), value)
     return merged
+
+
+@pytest.fixture(scope="session", autouse=True)
+def helm_installed() -> None:
+    """Every test here needs Helm's SDK: a missing one fails them (a skip would pass a run that rendered nothing)."""
+    require(helm, "helm-python-sdk (Helm's SDK, the test extra)", "make setup")
 
 
 @pytest.fixture(scope="session")

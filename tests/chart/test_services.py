@@ -19,7 +19,7 @@ from mllab.services.registry.app import RegistryApp
 from mllab.services.storage import S3Storage
 
 from ..deployments.test_runtime_kubernetes import JOB, MODEL, SERVICE, FakeCluster
-from .conftest import NAMESPACE, PRODUCTION_VALUES, RELEASE, find, load_yaml, render
+from .conftest import CHART, NAMESPACE, RELEASE, SETUPS, coalesce, find, load_yaml, render
 
 #: Labels of z2jh 4.4.0's pods that the chart's policies refer to (z2jh's templates cannot be
 #: rendered here): the proxy's and the hub's, and a user's workspace pod (KubeSpawner's).
@@ -33,9 +33,21 @@ RESOURCES = {"NetworkPolicy": ("networking.k8s.io", "networkpolicies"), "Service
              "Deployment": ("apps", "deployments"), "Job": ("batch", "jobs"), "Pod": ("", "pods")}
 
 
-@pytest.fixture(scope="module", params=["default", "production"])
-def objects(request, chart) -> list[dict]:
-    return render(chart, load_yaml(PRODUCTION_VALUES) if request.param == "production" else {})
+@pytest.fixture(scope="module", params=sorted(SETUPS))
+def install_name(request) -> str:
+    """Which of the installs (`SETUPS`) the module's objects are of."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def objects(install_name, chart) -> list[dict]:
+    return render(chart, SETUPS[install_name])
+
+
+def bundled(install_name: str, component: str) -> bool:
+    """Whether the install's values run ``component`` (postgresql, minio) in the cluster."""
+    values = coalesce(load_yaml(CHART / "values.yaml"), SETUPS[install_name])
+    return values["postgresql" if component == "postgresql" else "s3"]["bundled"]
 
 
 def config_file(objects: list[dict], service: str, folder: Path) -> str:
@@ -154,12 +166,13 @@ def pod_labels(objects: list[dict]) -> dict[str, dict]:
     [("registry", {"proxy", "deployments", "hub"}), ("deployments", {"proxy", "hub"}),
      ("postgresql", {"registry", "deployments", "hub"}), ("minio", {"registry"})],
 )
-def test_network_policies_admit_only_whom_they_should(objects, component, allowed):
-    policies = [o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == f"mllab-{component}"]
-    if not policies:
-        assert component in ("postgresql", "minio"), f"no NetworkPolicy for {component}"
-        return  # external: not in the cluster
-    policy = policies[0]
+def test_network_policies_admit_only_whom_they_should(install_name, objects, component, allowed):
+    if component in ("postgresql", "minio") and not bundled(install_name, component):
+        # External: no pod of it in the cluster, so nothing of the chart's to guard it.
+        assert not [o for o in objects if o["metadata"]["name"] == f"mllab-{component}"
+                    and o["kind"] in ("StatefulSet", "NetworkPolicy")]
+        return
+    policy = find(objects, "NetworkPolicy", f"mllab-{component}")
     everyone = pod_labels(objects)
     assert matches(policy["spec"]["podSelector"]["matchLabels"], everyone[component])
     assert policy["spec"]["policyTypes"] == ["Ingress"]
