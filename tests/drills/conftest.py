@@ -32,6 +32,7 @@ def drill_postgres() -> Iterator[Postgres]:
 import secrets  # noqa: E402
 import shutil  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import psutil  # noqa: E402
 from mllab.client import Client  # noqa: E402
@@ -52,13 +53,14 @@ class ModelLab:
     def hub(self):
         return self.lab.hub
 
-    def register(self, name: str, alias: str = "production", note: str = "") -> str:
-        """Push the model as a version of ``users/alice/<name>`` (a new one for each ``note``, a
-        file added beside the model) and point ``alias`` at it."""
-        folder = self.model.path
+    def register(self, name: str, alias: str = "production", note: str = "", folder: Path | None = None) -> str:
+        """Push the model (or the one in ``folder``) as a version of ``users/alice/<name>`` (a new
+        one for each ``note``, a file added beside the model) and point ``alias`` at it."""
+        source = folder or self.model.path
+        folder = source
         if note:
             folder = self.hub.data_dir.parent / f"model-{secrets.token_hex(3)}"
-            shutil.copytree(self.model.path, folder)
+            shutil.copytree(source, folder)
             (folder / "NOTE.txt").write_text(note)
         client = Client(self.hub.url, self.token, env={"MLLAB_CACHE_DIR": str(self.hub.data_dir.parent / "cache")})
         pushed = client.models.register(folder, name, progress=False)

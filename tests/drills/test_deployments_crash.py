@@ -5,6 +5,11 @@ Model servers run in sessions of their own, so they outlive the kill.  After the
 deployment settles (ready, or failed with a message: never stuck pending or starting), and the
 model-server processes on the machine (seen with psutil) are exactly one per ready deployment:
 nothing runs that the service does not account for.
+
+The kills land at known points: the model versions are `gated_model`s, whose servers start but
+are not ready until the test opens their gate, so the test knows a server has not answered (and a
+rollout has not switched) when it kills.  Each version answers a class of its own, which tells
+the version a deployment serves.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import psutil
 import pytest
 
 from ..harness import kill_service, wait_for
+from . import gated_model
 
 pytestmark = pytest.mark.slow
 
@@ -69,31 +75,53 @@ def check_accounted_for(lab) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("kill", [kill_deployments, kill_process_group], ids=["service", "process-group"])
-def test_kill_while_deploying_and_rolling_out_settles(make_model_lab, kill):
+def test_kill_while_deploying_and_rolling_out_settles(make_model_lab, kill, tmp_path):
     lab = make_model_lab()
     alice = lab.lab.api("alice")
-    model = lab.register("iris")
+    gates = {version: tmp_path / f"gate-{version}" for version in (1, 2)}
+    model = lab.register("iris", folder=gated_model.save(tmp_path / "iris-1", gates[1], answer=1))
 
-    # One deployment whose model server has started but does not answer yet, one just asked for.
+    # One deployment whose model server has started and cannot answer yet (gate 1 shut), one just asked for.
     alice.create(model=model, name="iris")
     wait_for(lambda: lab.workloads_of("iris") and alice.get("deployments/users/alice/iris").json()["status"]
              == "starting", timeout=120, interval=0.1, what="iris's model server to start")
+    [first] = lab.workloads_of("iris")
     alice.create(model=model, name="iris-early")
     kill(lab.hub)
+    gates[1].touch()
 
     settled = check_accounted_for(lab)
-    assert {name: d["status"] for name, d in settled.items()} == {"iris": "ready", "iris-early": "ready"}
-    assert lab.predict("users/alice/iris") == lab.predict("users/alice/iris-early") == lab.model.expected
+    assert {name: (d["status"], d["model_version"]) for name, d in settled.items()} == {
+        "iris": ("ready", 1), "iris-early": ("ready", 1)}
+    assert lab.workloads_of("iris") == {first}, "the starting model server is adopted, not started again"
+    assert lab.predict("users/alice/iris") == lab.predict("users/alice/iris-early") == [1, 1, 1]
 
-    # A rollout to version 2, killed once the new model server runs beside the old one.
-    lab.register("iris", note="version 2")
+    # A rollout to version 2, killed while version 2's model server runs beside version 1's and
+    # cannot be ready (gate 2 shut): the switch has not happened.
+    lab.register("iris", folder=gated_model.save(tmp_path / "iris-2", gates[2], answer=2))
     rolling = alice.post("deployments/users/alice/iris/rollout")
     assert rolling.status_code == 200, rolling.text
     wait_for(lambda: len(lab.workloads_of("iris")) == 2, timeout=120, interval=0.1,
-             what="the new model server beside the old one")
+             what="version 2's model server beside version 1's")
+    during = alice.get("deployments/users/alice/iris").json()
+    assert (during["status"], during["model_version"], during["message"]) == (
+        "starting", 1, "Rolling out version 2; version 1 serves meanwhile.")
     kill(lab.hub)
 
+    # The rollout dies with the service: version 1 serves on, and version 2's server is stopped.
     settled = check_accounted_for(lab)
-    assert settled["iris"]["status"] == "ready"
-    assert settled["iris"]["model_version"] in (1, 2)
-    assert lab.predict("users/alice/iris") == lab.model.expected
+    assert (settled["iris"]["status"], settled["iris"]["model_version"]) == ("ready", 1)
+    assert lab.workloads_of("iris") == {first}
+    assert lab.predict("users/alice/iris") == [1, 1, 1]
+    aliases = alice.get(f"{lab.hub.url}services/registry/api/v1/models/users/alice/iris").json()["aliases"]
+    assert aliases["production"] == 2, "the alias the rollout followed stays where the user put it"
+
+    # Asked again, with version 2 able to start, the rollout switches to it.
+    gates[2].touch()
+    rolling = alice.post("deployments/users/alice/iris/rollout")
+    assert rolling.status_code == 200, rolling.text
+    done = lab.wait_settled("users/alice/iris")
+    assert (done["status"], done["model_version"], done["message"]) == ("ready", 2, None)
+    assert lab.predict("users/alice/iris") == [2, 2, 2]
+    wait_for(lambda: len(lab.workloads_of("iris")) == 1 and first not in lab.workloads_of("iris"),
+             timeout=60, what="version 1's model server to stop after the switch")
