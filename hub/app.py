@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import signal
 import sys
 import time
 from copy import deepcopy
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from jupyterhub.app import JupyterHub
 from jupyterhub.objects import Server
-from jupyterhub.utils import AnyTimeoutError
+from jupyterhub.utils import AnyTimeoutError, maybe_future
 from mllab.services.app import HUB_PID_VARIABLE
 from traitlets import Float, TraitError, Unicode
 from traitlets.config import Config
@@ -82,6 +84,47 @@ class MLLabHub(JupyterHub):
         except (PreflightError, TraitError, ValueError, RuntimeError) as e:
             print(f"mllab up: error: {e}", file=sys.stderr)
             self.exit(1)
+
+    async def start(self) -> None:
+        # JupyterHub stops what it started (managed services, workspaces, and the proxy, which
+        # runs in a session of its own and outlives the hub) on SIGTERM or SIGINT once started
+        # only.  A start that fails (a service that exits or does not answer) or is interrupted
+        # stops them here, before the hub exits.
+        loop = asyncio.get_running_loop()
+        starting = asyncio.current_task()
+        interrupted: list[signal.Signals] = []
+
+        def interrupt(signum: signal.Signals) -> None:
+            interrupted.append(signum)
+            for other in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(other)  # a second signal ends the hub at once
+            starting.cancel()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, interrupt, signum)
+        try:
+            await super().start()  # JupyterHub's own handlers replace these once it has started
+        except BaseException:
+            await self.stop_what_started()
+            if interrupted:
+                self.log.critical("Received signal %s while starting; stopped", interrupted[0].name)
+                self.exit(128 + interrupted[0])
+            raise
+
+    async def stop_what_started(self) -> None:
+        """Stop the managed services and the proxy of a start that did not complete (the
+        workspaces of an earlier run, which this start only found, go on)."""
+        for service in self._service_map.values():
+            if service.managed:
+                try:
+                    await service.stop()
+                except Exception:
+                    self.log.exception("Stopping service %s failed", service.name)
+        if self.cleanup_proxy and getattr(self.proxy, "proxy_process", None) is not None:
+            try:
+                await maybe_future(self.proxy.stop())
+            except Exception:
+                self.log.exception("Stopping the proxy failed")
 
     async def start_service(self, service_name, service, ssl_context=None) -> bool:
         if service.managed:
