@@ -1,19 +1,23 @@
 """Hardware monitoring of a workspace (``mllab.extensions.monitor``).
 
-The collection functions are tested on their own; NVML is a stand-in module, as no GPU exists
-on this machine (the real NVML check against ``nvidia-smi`` runs only on a GPU machine).  Then
-the endpoint through the hub's proxy: a local workspace, and a podman workspace container whose
-cgroup limits (the ``small`` profile: 512 MiB, half a core) are what it reports.
+The collection functions are tested on their own, the GPU figures' handling with a stand-in NVML
+module.  Then the endpoint through the hub's proxy: a local workspace, which shows this machine's
+GPUs as NVML (``nvidia-ml-py``, what the monitor itself reads) finds them, or "no GPU" where it
+finds none; on a GPU machine also as ``nvidia-smi`` lists them.  And a podman workspace container
+whose cgroup limits (the ``small`` profile: 512 MiB, half a core, no GPU) are what it reports.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 import types
 from pathlib import Path
 
 import psutil
+import pynvml
 import pytest
 import requests
 from jupyter_core.paths import jupyter_config_path
@@ -23,6 +27,7 @@ from mllab.extensions.monitor.metrics import collect, cpu_figures, memory_figure
 from traitlets.config import Config
 
 from ..harness import api, spawn, stop_server
+from .tools import assert_sent_to_login
 
 MiB = 2**20
 
@@ -42,13 +47,43 @@ def check_sane(figures: dict) -> None:
     assert figures["network"]["bytes_sent"] >= 0 and figures["network"]["bytes_recv"] >= 0
 
 
+def machine_gpus() -> list[tuple[str, int]]:
+    """NVML's (name, total memory in bytes) of each NVIDIA GPU of this machine, in NVML's order;
+    none where there is no NVIDIA driver (NVML's library missing, or the driver not loaded)."""
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as e:
+        if e.value in (pynvml.NVML_ERROR_LIBRARY_NOT_FOUND, pynvml.NVML_ERROR_DRIVER_NOT_LOADED):
+            return []
+        raise  # a driver that does not answer: what the monitor should show is unknown
+    try:
+        gpus = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            name = pynvml.nvmlDeviceGetName(handle)
+            gpus.append((name.decode() if isinstance(name, bytes) else name,
+                         pynvml.nvmlDeviceGetMemoryInfo(handle).total))
+        return gpus
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def check_this_machines_gpus(figures: dict) -> None:
+    """``figures`` of a workspace on this machine (not in a container) show the GPUs NVML finds:
+    an empty list and "no GPU" where it finds none."""
+    gpus = machine_gpus()
+    assert [(g["name"], g["memory_total"]) for g in figures["gpus"]] == gpus, figures["gpus"]
+    assert [g["index"] for g in figures["gpus"]] == list(range(len(gpus)))
+    assert figures["gpu"] == (f"{len(gpus)} NVIDIA GPU{'s' if len(gpus) > 1 else ''}" if gpus else "no GPU")
+
+
 # --- collection, no hub ---------------------------------------------------------------
 
-def test_collect_here_is_sane_and_has_no_gpu(tmp_path):
-    figures = collect(home=tmp_path, nvml=None, interval=0.05)
+def test_collect_here_is_sane_and_shows_this_machines_gpus(tmp_path):
+    figures = collect(home=tmp_path, nvml=gpu.load_nvml(), interval=0.05)
     check_sane(figures)
     assert figures["disk"]["path"] == str(tmp_path)
-    assert (figures["gpus"], figures["gpu"]) == ([], "no GPU")
+    check_this_machines_gpus(figures)
     json.dumps(figures)  # JSON as it is
 
 
@@ -130,7 +165,7 @@ class FakeNVMLError(Exception):
 
 
 def fake_nvml(devices: list[dict], init_error: bool = False) -> types.ModuleType:
-    """A stand-in for ``pynvml`` (no GPU exists on this machine): ``devices`` as NVML would report them.
+    """A stand-in for ``pynvml`` (GPUs of any kind, on any machine): ``devices`` as NVML would report them.
 
     A device dict without ``temperature`` answers that query with an NVMLError (not supported).
     """
@@ -220,13 +255,14 @@ def test_endpoint_through_the_hub(hub):
         assert response.status_code == 200, response.text
         figures = response.json()
         check_sane(figures)
-        assert (figures["gpus"], figures["gpu"]) == ([], "no GPU")
+        check_this_machines_gpus(figures)
         assert figures["disk"]["path"].endswith("users/alice")
 
-        # No token, bob's token: refused.
+        # No token: the API refuses, the page sends a browser to log in.  Bob's token: refused.
         anonymous = requests.get(hub.url + "user/alice/api/mllab/monitor", allow_redirects=False, timeout=30)
-        assert anonymous.status_code in (302, 401, 403), anonymous.status_code
-        assert anonymous.status_code != 200
+        assert anonymous.status_code == 403, (anonymous.status_code, anonymous.text[:300])
+        assert_sent_to_login(hub, requests.get(hub.url + "user/alice/mllab/monitor/", allow_redirects=False,
+                                               timeout=30), "alice")
         assert api(hub, bob_token, "GET", "user/alice/api/mllab/monitor").status_code == 403
         assert api(hub, bob_token, "GET", "user/alice/mllab/monitor/", allow_redirects=False).status_code == 403
 
@@ -248,6 +284,35 @@ def test_endpoint_through_the_hub(hub):
         stop_server(hub, alice_token, "alice")
 
 
+def test_gpus_through_the_hub_are_nvidia_smis(hub):
+    """On a GPU machine, a local workspace's monitor shows each GPU's name and memory as NVML
+    reports them, and as ``nvidia-smi`` lists them where it is installed."""
+    gpus = machine_gpus()
+    if not gpus:
+        pytest.skip("no NVIDIA GPU: NVML finds none")
+    erin, _ = hub.add_user("erin")
+    token = erin.new_token()
+    spawn(hub, token, "erin")
+    try:
+        response = api(hub, token, "GET", "user/erin/api/mllab/monitor")
+        assert response.status_code == 200, response.text
+        shown = response.json()["gpus"]
+        assert [(g["name"], g["memory_total"]) for g in shown] == gpus, shown
+        for figures in shown:
+            assert 0 <= figures["utilization"] <= 100, figures
+            assert 0 <= figures["memory_used"] <= figures["memory_total"], figures
+
+        smi = shutil.which("nvidia-smi")
+        if smi:
+            listed = subprocess.run([smi, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                                    capture_output=True, text=True, timeout=60, check=True).stdout
+            rows = [line.rsplit(", ", 1) for line in listed.splitlines() if line.strip()]
+            # nvidia-smi lists memory in whole MiB.
+            assert [(g["name"], g["memory_total"] // MiB) for g in shown] == [(n, int(m)) for n, m in rows], listed
+    finally:
+        stop_server(hub, token, "erin")
+
+
 @pytest.mark.slow
 def test_endpoint_in_a_container_reports_its_limits(make_docker_hub):
     """A podman workspace of the ``small`` profile: its own cgroup's 512 MiB and half a core."""
@@ -264,9 +329,10 @@ def test_endpoint_in_a_container_reports_its_limits(make_docker_hub):
         assert figures["memory"]["total"] == 512 * MiB
         assert figures["cpu"]["limit"] == 0.5
         assert figures["disk"]["path"] == "/home/jovyan"
+        # The small profile asks for no GPU: none in the container, whatever the machine has.
         assert (figures["gpus"], figures["gpu"]) == ([], "no GPU")
         assert api(hub, token, "GET", "user/carol/mllab/monitor/").status_code == 200
-        assert requests.get(hub.url + "user/carol/api/mllab/monitor", allow_redirects=False,
-                            timeout=30).status_code != 200
+        anonymous = requests.get(hub.url + "user/carol/api/mllab/monitor", allow_redirects=False, timeout=30)
+        assert anonymous.status_code == 403, (anonymous.status_code, anonymous.text[:300])
     finally:
         stop_server(hub, token, "carol")
