@@ -18,7 +18,7 @@ def run_up(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.Co
         [MLLAB, "up", "--data-dir", str(tmp_path / "data"), *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # a guard against a hang, not a measure: a refused start only imports the hub
         env=env or env_with_node(MLLAB_ADMIN_PASSWORD="preflight-pass"),
         cwd=tmp_path,
     )
