@@ -79,9 +79,13 @@ def bob(storage_hub, tmp_path_factory) -> User:
 
 @pytest.fixture
 def fake() -> Iterator[FakeService]:
-    """A recording HTTP server standing in for the hub and the deployments service (`fake_service`)."""
+    """A recording HTTP server standing in for the hub and the deployments service (`fake_service`);
+    the test fails if the client sent a request the service's OpenAPI document does not allow."""
     with FakeService() as service:
         yield service
+    if service.errors:
+        pytest.fail("The client sent requests the deployments service's OpenAPI document does not allow:\n  "
+                    + "\n  ".join(service.errors), pytrace=False)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def deployment(name: str = "churn", status: str = "pending", namespace: str = "u
     """A Deployment as API.md describes it."""
     full_name = f"{namespace}/{name}"
     return {"namespace": namespace, "name": name, "full_name": full_name, "kind": "model",
-            "model": f"{full_name}@production", "model_version": 3, "image": None, "command": None, "env": {},
+            "model": f"{full_name}@production", "model_version": 3, "image": None, "command": [], "env": {},
             "port": None, "resources": {}, "replicas": 1, "status": status, "message": None, "desired": "running",
             "url": f"/services/deployments/endpoints/{full_name}/", "created_at": "2026-01-02T03:04:05Z",
             "updated_at": "2026-01-02T03:04:05Z", "created_by": "alice", "last_access": None, "idle_timeout": 0,

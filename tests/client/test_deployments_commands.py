@@ -139,11 +139,12 @@ def test_deploy_that_fails_exits_1_with_the_reason(fake, mllab):
 
 
 def test_service_errors_are_one_line_and_exit_1(fake, mllab):
-    fake.on("POST", API + "deployments", Answer(400, {"error": "image_not_allowed", "message":
-                                                      "Image evil:1 is not allowed: ask an admin."}))
+    # The service's own refusal (validation.check_image).
+    message = "image 'evil:1' is not allowed here; ask an admin to allow it (DeploymentsApp.allowed_images)."
+    fake.on("POST", API + "deployments", Answer(403, {"error": "image_not_allowed", "message": message}))
     result = mllab("deploy", "--service", "web", "--image", "evil:1", "--port", "80")
     assert result.returncode == 1
-    assert result.stderr == "mllab: error: Image evil:1 is not allowed: ask an admin. (400 image_not_allowed)\n"
+    assert result.stderr == f"mllab: error: {message} (403 image_not_allowed)\n"
 
 
 @pytest.mark.parametrize(

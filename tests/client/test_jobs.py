@@ -15,7 +15,8 @@ JOB = API + "jobs/users/alice/etl"
 def run(number: int = 1, status: str = "running", exit_code: int | None = None, trigger: str = "manual") -> dict:
     """A Run as API.md describes it."""
     return {"job": "users/alice/etl", "number": number, "status": status, "exit_code": exit_code, "trigger": trigger,
-            "created_at": "2026-01-02T03:04:05Z", "started_at": "2026-01-02T03:04:06Z", "finished_at": None}
+            "message": None, "created_at": "2026-01-02T03:04:05Z", "started_at": "2026-01-02T03:04:06Z",
+            "finished_at": None}
 
 
 def job(runs: list[dict] | None = None, **extra) -> dict:
