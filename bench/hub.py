@@ -2,7 +2,8 @@
 
 The same flow runs against ``mllab up`` and against plain JupyterHub configured with the
 same spawner (local processes) and the same authenticator (NativeAuthenticator), in the
-same run, alternating rounds so that drift on the machine hits both alike.  It prints
+same run, in rounds that alternate which hub goes first (`bench.pairs.in_turn`), so that drift
+on the machine hits both alike.  It prints
 throughput and p95 latency of the whole flow for each, and the ratio (target: ML Lab Hub
 >= 0.9x plain JupyterHub).
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.pairs import in_turn
 from tests.harness import Hub, HubSession, api, free_port, spawn, stop_server
 
 PLAIN_CONFIG = """
@@ -135,7 +137,8 @@ def main() -> None:
                 prepare_users(hub, names, password, approve=label == "mllab")
                 results[label] = {"latencies": [], "errors": [], "walls": [], "names": names}
             for r, count in enumerate(per_round):
-                for label, hub in hubs.items():
+                for label in in_turn(hubs, r):
+                    hub = hubs[label]
                     names = results[label]["names"][sum(per_round[:r]) : sum(per_round[:r]) + count]
                     latencies, errors, wall = run_round(hub, names, password, args.concurrency)
                     results[label]["latencies"] += latencies
