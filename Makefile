@@ -212,10 +212,11 @@ images: setup  ## build the hub, workspace and model-server images (DOCKER=podma
 	for i in $(IMAGES); do $(VENV)/bin/pip wheel -q --no-deps -w images/$$i/wheels . || exit 1; done
 	for i in $(IMAGES); do $(DOCKER) build $(DOCKER_BUILD_ARGS) -t mllab/$$i:latest images/$$i || exit 1; done
 
-bench: setup  ## benchmarks: each prints ratios against a reference measured in the same run
+bench: setup services  ## benchmarks: each figure beside a reference measured in the same run, or marked absolute
 	python bench/hub.py
 	python bench/registry.py
 	python bench/load.py
+	python bench/deployments.py
 
 clean:
 	rm -rf $(VENV) node_modules .mllab $(TOOLS) $(NOVNC) $(NOBLE) $(LABEXT) $(LABEXT_SRC)/node_modules $(LABEXT_SRC)/lib
