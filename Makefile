@@ -25,8 +25,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # System packages the tests use: a browser for the UI tests, podman for the Docker backend.
 # openssh-server/-client: sshd in local workspaces and the ssh/scp of the SSH tests.
 # tigervnc-standalone-server/-tools with xterm as the session: the desktop of local workspaces.
+# libkrb5-dev and build-essential: what `make tools` builds code-server with (installed here, so
+# that `make test` runs apt-get once, before its other parts run side by side).
 TEST_APT_PACKAGES := chromium podman runc debootstrap openssh-server openssh-client \
-	tigervnc-standalone-server tigervnc-tools xterm
+	tigervnc-standalone-server tigervnc-tools xterm libkrb5-dev build-essential
 
 .PHONY: up test test-fast setup setup-parts system-packages services tools lint bench images clean
 
@@ -39,7 +41,9 @@ up: setup  ## run ML Lab Hub on http://127.0.0.1:8000 (UP_ARGS="--port 9000" to 
 PYTEST_WORKERS ?= 4
 PYTEST_XDIST = -n $(PYTEST_WORKERS) --dist loadscope
 
-test: setup system-packages services tools  ## set up and run the whole test suite
+# apt-get first (one at a time), then the other parts side by side.
+test: system-packages  ## set up and run the whole test suite
+	@$(MAKE) --no-print-directory -j4 setup services tools SETUP_PARTS="$(SETUP_PARTS)"
 	npm test --prefix $(LABEXT_SRC)
 	pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
@@ -162,7 +166,8 @@ $(LABEXT_DEV): | $(LABEXT)/package.json
 	ln -sfn $(CURDIR)/$(LABEXT) $@
 
 system-packages:
-	@missing=$$(for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
+		command -v npm >/dev/null || echo nodejs npm); \
 	if [ -n "$$missing" ]; then \
 		echo "Installing system packages: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
