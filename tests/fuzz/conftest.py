@@ -20,6 +20,8 @@ class FuzzHub:
     hub: Hub
     #: A token of alice's with all her scopes.
     token: str
+    #: The admin's token that reads the service's metrics (``read:metrics``).
+    metrics_token: str
 
 
 def _start(root: Path, config: Path) -> FuzzHub:
@@ -28,7 +30,7 @@ def _start(root: Path, config: Path) -> FuzzHub:
     hub.start()
     try:
         session, _ = hub.add_user("alice")
-        return FuzzHub(hub, session.new_token())
+        return FuzzHub(hub, session.new_token(), hub.admin().new_token(scopes=["read:metrics"]))
     except BaseException:
         hub.stop()
         raise
