@@ -148,7 +148,9 @@ def test_bad_token_is_a_clear_error(carol):
     bad = User(carol.hub, carol.name, "not-a-token", carol.cache_dir)
     result = mllab(bad, "datasets", "list")
     assert result.returncode == 1
-    assert "(401" in result.stderr or "(403" in result.stderr
+    # The registry identifies nobody by it (401), and its message says what to send.
+    assert "(401 unauthorized)" in result.stderr
+    assert "send a JupyterHub token" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

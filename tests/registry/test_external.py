@@ -85,6 +85,8 @@ def test_external_registry_serves_through_the_proxy(external, hub):
     managed_doc = requests.get(hub.url + API + "openapi.json", timeout=10).json()
     assert external_doc == managed_doc
 
-    # With the external process gone, the hub has nothing behind the route.
+    # With the external process gone, the hub has nothing behind the route: the proxy's connection
+    # is refused, which configurable-http-proxy answers 503 (its one code for a target that does
+    # not answer), through the hub's error page.
     stop_process_tree(registry)
-    assert requests.get(team_hub.url + API + "health", timeout=10).status_code in (502, 503)
+    assert requests.get(team_hub.url + API + "health", timeout=10).status_code == 503
