@@ -155,25 +155,31 @@ def kill_service(hub: Hub, module: str, health_path: str, timeout: float) -> Non
     wait_for(back, timeout=timeout, interval=1, what=f"the hub to restart {module}")
 
 
-def stop_process_tree(proc: subprocess.Popen, timeout: float = 15) -> None:
-    """SIGTERM ``proc`` (which cleans up after itself), then SIGKILL whatever is left."""
+def stop_process_tree(proc: subprocess.Popen, timeout: float = 15) -> bool:
+    """SIGTERM ``proc`` (which cleans up after itself), then SIGKILL whatever is left.
+
+    True if ``proc`` ended by itself (before or after the SIGTERM), False if it was killed.
+    """
     if proc.poll() is not None:
-        return
+        return True
     try:
         tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
     except psutil.NoSuchProcess:
         tree = []
     proc.send_signal(signal.SIGTERM)
+    ended = True
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+        ended = False
     # Spawned servers run in their own sessions; anything still alive is a leak to reap.
     for child in tree:
         with contextlib.suppress(psutil.NoSuchProcess):
             child.kill()
     psutil.wait_procs(tree, timeout=5)
+    return ended
 
 
 class HubSession(requests.Session):
@@ -279,9 +285,29 @@ class Hub:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None:
-            stop_process_tree(self.proc)
-            self.proc = None
+        if self.proc is None:
+            return
+        exited = self.proc.poll() is not None  # by itself: a start that failed
+        stopped = stop_process_tree(self.proc) and not exited
+        self.proc = None
+        if stopped:
+            return  # it stopped what it started (tests/deployments/test_local_shutdown.py)
+        # Its proxy, workspaces and workloads run in sessions of their own, outside the tree that
+        # was reaped once the hub had gone: the proxy is the one on its port, the others work
+        # in its data dir.
+        data_dir = self.data_dir.resolve()
+        left = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error, OSError):
+                command = process.cmdline()
+                proxy = any("configurable-http-proxy" in part for part in command[:2]) and \
+                    str(self.port) in command
+                if proxy or Path(process.cwd()).is_relative_to(data_dir):
+                    left.append(process)
+        for process in left:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(left, timeout=5)
 
     def restart(self) -> Hub:
         self.stop()
