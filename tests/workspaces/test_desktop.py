@@ -19,7 +19,7 @@ import websocket
 from mllab.extensions.desktop import setup_desktop
 from mllab.extensions.desktop.programs import find_session
 
-from ..harness import REPO, Hub, api, spawn, stop_server, wait_for
+from ..harness import REPO, Hub, api, require, spawn, stop_server, wait_for
 from .tools import assert_sent_to_login, assert_websocket_refused
 
 ARTIFACTS = Path(os.environ.get("MLLAB_TEST_ARTIFACTS", REPO / "test-artifacts"))
@@ -27,10 +27,10 @@ ARTIFACTS = Path(os.environ.get("MLLAB_TEST_ARTIFACTS", REPO / "test-artifacts")
 LIST_PROCESSES = "import glob; print(' '.join(open(p).read().strip() for p in glob.glob('/proc/[0-9]*/comm')))"
 DESKTOP_NAMES = {"Xtigervnc", "xterm", "xfce4-session", "dbus-launch", "dbus-daemon"}
 
-needs_tigervnc = pytest.mark.skipif(
-    not (shutil.which("Xtigervnc") and shutil.which("xterm")),
-    reason="TigerVNC and xterm are not installed: run `make system-packages`",
-)
+@pytest.fixture
+def tigervnc() -> None:
+    """TigerVNC and xterm, which a local workspace's desktop runs: a requirement, never a skip."""
+    require(shutil.which("Xtigervnc") and shutil.which("xterm"), "TigerVNC and xterm", "make system-packages")
 
 
 # -- the entry and the session program, without a hub -------------------------------------------
@@ -139,7 +139,7 @@ def assert_remote_screen_drawn(page, screenshot: str) -> None:
     page.screenshot(path=str(ARTIFACTS / screenshot))
 
 
-@needs_tigervnc
+@pytest.mark.usefixtures("tigervnc")
 def test_desktop_through_the_hub_and_gone_with_the_workspace(hub, page):
     alice, password = hub.add_user("alice")
     bob, _ = hub.add_user("bob")

@@ -18,10 +18,14 @@ import pytest
 from mllab.client.ssh import Target, websocket_url
 from mllab.extensions.sshkeys import parse_key
 
-from ..harness import MLLAB, Hub, api, env_with_node, spawn, stop_server, wait_for
+from ..harness import MLLAB, Hub, api, env_with_node, require, spawn, stop_server, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("ssh") is None or shutil.which("sshd", path="/usr/sbin:/sbin") is None,
-                                reason="needs OpenSSH (make system-packages: openssh-server openssh-client)")
+
+@pytest.fixture(autouse=True)
+def openssh() -> None:
+    """ssh and sshd: a requirement of these tests, never a skip."""
+    require(shutil.which("ssh") and shutil.which("sshd", path="/usr/sbin:/sbin"),
+            "OpenSSH (openssh-server, openssh-client)", "make system-packages")
 
 
 def make_key(folder: Path, name: str) -> Path:
