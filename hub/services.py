@@ -103,6 +103,9 @@ def service_settings(mllab: MLLab, c: Config, app: type[ServiceApp]) -> Config:
         section, trait = target.split(".")
         if section in sections:
             settings[section][trait] = getattr(mllab, option)
+    if "LocalRuntime" in sections and "cleanup_servers" in c.JupyterHub:
+        # Local workloads are left running (to be adopted) when the hub leaves its servers running.
+        settings.LocalRuntime.stop_with_service = bool(c.JupyterHub.cleanup_servers)
     for section in sections & set(c):
         settings[section].merge(deepcopy(c[section]))
     return settings

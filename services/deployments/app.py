@@ -356,8 +356,17 @@ class DeploymentsApp(ServiceApp):
                 PERIODIC_RUNS.labels(work.__name__, "ok").inc()
 
     async def shutdown(self) -> None:
-        await self.service.controller.close()
-        await self.service.controller.runtime.close()
+        controller = self.service.controller
+        await controller.close()
+        # Stopped (not left by a hub that is gone: that one's next start adopts what runs).
+        stopped = not self.hub_pid or os.getppid() == self.hub_pid
+        if stopped and getattr(controller.runtime, "stop_with_service", False):
+            self.log.info("Stopping the %s runtime's workloads with the service", self.runtime)
+            try:
+                await controller.stop_workloads("the deployments service stopped, and its local workloads with it")
+            except Exception:
+                self.log.exception("Stopping the workloads failed")
+        await controller.runtime.close()
         self.service.db.close()
         await EndpointHandler.close()
 

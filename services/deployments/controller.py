@@ -128,6 +128,13 @@ class Controller:
         await self.jobs.close()
         self.http.close()
 
+    async def stop_workloads(self, message: str) -> None:
+        """Stop everything the runtime runs, as the service stops for good (after `close`).
+        Deployments keep their desired state, so the next start's `reconcile` starts them
+        again; job runs in progress end ``failed`` with ``message``."""
+        await self.jobs.end_all(message)
+        await self.runtime.stop_all()
+
     def _lock(self, deployment_id: int) -> asyncio.Lock:
         return self._locks.setdefault(deployment_id, asyncio.Lock())
 

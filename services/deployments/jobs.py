@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from .models import Job, JobRun, utcnow
-from .runtimes.base import Handle, Runtime, Workload, make_workload_id
+from .runtimes.base import Handle, Runtime, State, Workload, make_workload_id
 from .store import active_runs, delete_job, due_jobs, new_run, set_next_run
 from .workloads import handle_json, handle_of, next_cron_time, reason, resources_of
 
@@ -96,6 +96,10 @@ class JobRunner:
         """Until the run's workload ends: then its exit code and log are recorded and it is removed."""
         while (state := await self.runtime.state(handle)).phase == "running":
             await asyncio.sleep(self.poll_interval)
+        await self._record_end(job, run, handle, state)
+        await self.runtime.stop(handle)
+
+    async def _record_end(self, job: Job, run: JobRun, handle: Handle, state: State) -> None:
         text = await self._log(handle)
         if state.phase == "exited":
             status = "succeeded" if state.exit_code == 0 else "failed"
@@ -106,7 +110,20 @@ class JobRunner:
             status, message = "failed", "its workload disappeared"
         if await self.db.run(_finish, run.id, status, state.exit_code, text, message, self.clock()):
             log.info("Run %d of job %s %s (exit code %s)", run.number, job.full_name, status, state.exit_code)
-        await self.runtime.stop(handle)
+
+    async def end_all(self, message: str) -> None:
+        """Record the runs in progress as over, before their workloads are stopped with the
+        service (after `close`): ``failed`` with ``message`` and their output so far, or as they
+        ended if they did meanwhile."""
+        for job, run in await self.active():
+            handle = handle_of(run.handle)
+            state = await self.runtime.state(handle) if handle else None
+            if handle is not None and state.phase == "exited":
+                await self._record_end(job, run, handle, state)
+                continue
+            text = await self._log(handle) if handle else run.log
+            if await self.db.run(_finish, run.id, "failed", None, text, message, self.clock()):
+                log.warning("Run %d of job %s ended: %s", run.number, job.full_name, message)
 
     async def _log(self, handle: Handle) -> str:
         try:

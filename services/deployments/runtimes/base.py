@@ -190,5 +190,10 @@ class Runtime(LoggingConfigurable):
         stopped (found by label, or by marker for processes), for reconciling."""
         raise NotImplementedError
 
+    async def stop_all(self) -> None:
+        """Stop every workload of this platform (`stop` each one `list` gives)."""
+        for handle in await self.list():
+            await self.stop(handle)
+
     async def close(self) -> None:
         """Release clients; workloads keep running."""

@@ -12,6 +12,9 @@ Models and services get a free port as ``$PORT`` and listen on the loopback addr
 ``$HOST`` (127.0.0.1; the model server is started bound to it): what other machines could
 reach would skip the proxy's invoke check.  They run as the service's own OS user, with a
 minimal environment (`LocalRuntime.keep_env`), not the service's secrets.
+
+Workloads run in sessions of their own, so they outlive a service killed outright (its next
+start adopts them), but a service that is stopped stops them (`LocalRuntime.stop_with_service`).
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 
 import psutil
-from traitlets import Float, List, Unicode, default
+from traitlets import Bool, Float, List, Unicode, default
 
 from .base import MODEL_SERVER_MODULE, Handle, Runtime, State, Workload, WorkloadError, model_server_args
 
@@ -102,10 +106,28 @@ class LocalRuntime(Runtime):
         help="Seconds between looks at a log file that `follow` has read to its end.",
     ).tag(config=True)
 
+    stop_with_service = Bool(
+        True,
+        help="""
+        Stop the workloads when the service is stopped (SIGTERM or SIGINT, as ``mllab up``
+        stops it when it stops), as JupyterHub stops the single-user servers.  Deployments keep
+        their desired state, and the service's next start starts them again; job runs still
+        going end ``failed``.  Off, they go on and the next start adopts them.  ``mllab up``
+        sets it from ``JupyterHub.cleanup_servers``.  A service that ends without being
+        stopped (its hub killed outright, a crash) leaves them running either way.
+
+            c.LocalRuntime.stop_with_service = False
+        """,
+    ).tag(config=True)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         # Our own children, reaped when they end (processes adopted after a restart are init's).
         self._children: dict[str, subprocess.Popen] = {}
+        # Starts under way (in threads), which `stop_all` waits for; none begins after it.
+        self._starts = threading.Condition()
+        self._starting = 0
+        self._stopping_all = False
 
     # --- where things are ---
 
@@ -139,6 +161,18 @@ class LocalRuntime(Runtime):
         return list(workload.command)
 
     def _spawn(self, workload: Workload) -> Handle:
+        with self._starts:
+            if self._stopping_all:
+                raise WorkloadError(f"cannot start {workload.kind} {workload.name}: the service is stopping")
+            self._starting += 1
+        try:
+            return self._launch(workload)
+        finally:
+            with self._starts:
+                self._starting -= 1
+                self._starts.notify_all()
+
+    def _launch(self, workload: Workload) -> Handle:
         for folder in ("logs", "exit", "handles", "run"):
             (Path(self.work_dir) / folder).mkdir(parents=True, exist_ok=True)
         if self._find(workload.id) or self._path("handles", workload.id, ".json").exists():
@@ -321,6 +355,22 @@ class LocalRuntime(Runtime):
 
     async def stop(self, handle: Handle) -> None:
         await asyncio.to_thread(self._stop, handle)
+
+    def _close_starts(self) -> list[Handle]:
+        with self._starts:
+            self._stopping_all = True
+            self._starts.wait_for(lambda: not self._starting)
+        return self._list()
+
+    async def stop_all(self) -> None:
+        """Stop every workload, side by side, once the starts under way have begun theirs; no
+        start begins after (the service stops, see `stop_with_service`)."""
+        handles = await asyncio.to_thread(self._close_starts)
+        results = await asyncio.gather(*(self.stop(handle) for handle in handles), return_exceptions=True)
+        failed = [f"{handle.workload_id}: {result}" for handle, result in zip(handles, results, strict=True)
+                  if isinstance(result, Exception)]
+        if failed:
+            raise RuntimeError(f"workloads that could not be stopped: {'; '.join(failed)}")
 
     def _list(self) -> list[Handle]:
         handles: dict[str, Handle] = {}
