@@ -292,17 +292,17 @@ class Hub:
         self.proc = None
         if stopped:
             return  # it stopped what it started (tests/deployments/test_local_shutdown.py)
-        # Its proxy, workspaces and workloads run in sessions of their own, outside the tree that
-        # was reaped once the hub had gone: the proxy is the one on its port, the others work
-        # in its data dir.
-        data_dir = self.data_dir.resolve()
+        # Its proxy, services, workspaces and workloads run in sessions of their own, outside the
+        # tree that was reaped once the hub had gone: the proxy is the one on its port, the
+        # others work in its folder (services in the hub's own, the rest in its data dir).
+        folder = self.data_dir.parent.resolve()
         left = []
         for process in psutil.process_iter():
             with contextlib.suppress(psutil.Error, OSError):
                 command = process.cmdline()
                 proxy = any("configurable-http-proxy" in part for part in command[:2]) and \
                     str(self.port) in command
-                if proxy or Path(process.cwd()).is_relative_to(data_dir):
+                if proxy or Path(process.cwd()).is_relative_to(folder):
                     left.append(process)
         for process in left:
             with contextlib.suppress(psutil.Error):
