@@ -125,9 +125,10 @@ async def _wait_for_run(controller: Controller, job_id: int, number: int, status
 
 
 def test_hub_restart_serves_again_without_duplicates(make_lab, unique):
-    """The whole hub stops (its workloads go on, in sessions of their own) and starts again on the
-    same data dir: the deployment is adopted, served again, and nothing is duplicated."""
-    lab: Lab = make_lab()
+    """The whole hub stops, told to leave its servers running (its workloads go on, in sessions
+    of their own), and starts again on the same data dir: the deployment is adopted, served
+    again, and nothing is duplicated."""
+    lab: Lab = make_lab(lines=("c.JupyterHub.cleanup_servers = False",))
     alice = lab.api("alice")
     name = unique("web")
     full_name = f"users/alice/{name}"

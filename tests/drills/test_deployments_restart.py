@@ -1,6 +1,8 @@
 """Restart drill for the deployments service: ``mllab up`` stopped (SIGTERM) and started again on
-the same data dir.  A ready model deployment serves again with the same answers, a stopped one
-stays stopped, and a job keeps its schedule."""
+the same data dir, told to leave its servers running (``JupyterHub.cleanup_servers = False``, as
+for an upgrade; stopped for good it stops them: tests/deployments/test_local_shutdown.py).  A
+ready model deployment serves again with the same answers, a stopped one stays stopped, and a
+job keeps its schedule."""
 
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ SPEC = ("kind", "model", "model_version", "image", "command", "env", "port", "re
 
 
 def sigterm_restart(hub) -> None:
-    """Stop ``mllab up`` as an admin would (SIGTERM; its workloads, in sessions of their own, go
-    on) and start it on the same data dir."""
+    """Stop ``mllab up`` as an admin would (SIGTERM; told to leave its servers running, its
+    workloads, in sessions of their own, go on) and start it on the same data dir."""
     hub.proc.send_signal(signal.SIGTERM)
     hub.proc.wait(60)
     hub.proc = None
@@ -26,7 +28,7 @@ def sigterm_restart(hub) -> None:
 
 
 def test_deployments_and_schedules_pull_back_after_a_restart(make_model_lab):
-    lab = make_model_lab()
+    lab = make_model_lab("c.JupyterHub.cleanup_servers = False")
     alice = lab.lab.api("alice")
     model = lab.register("iris")
     alice.create(model=model, name="iris", env={"MODE": "drill"}, resources={"cpu_limit": 1.5})
