@@ -154,11 +154,12 @@ def pytest_configure(config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, config) -> None:
-    # What the image builder did (tests/workspaces/engine.py), with its times.
-    log = run.folder() / "images.log"
-    if not hasattr(config, "workerinput") and log.exists() and log.stat().st_size:
-        terminalreporter.section("images")
-        terminalreporter.write(log.read_text()[-4000:])
+    # What the image builder did, with its times, and what podman's service said (tests/workspaces/engine.py).
+    for name in ("images", "podman"):
+        log = run.folder() / f"{name}.log"
+        if not hasattr(config, "workerinput") and log.exists() and log.stat().st_size:
+            terminalreporter.section(name)
+            terminalreporter.write(log.read_text(errors="replace")[-4000:] + "\n")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -251,10 +251,12 @@ def podman_socket() -> str:
     url = f"unix://{socket}"
     with run.lock("podman"):
         if not _answers(url):
-            proc = subprocess.Popen(
-                ["podman", "system", "service", "--time=0", url],
-                env=podman_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            )
+            # Its log stays in the run's folder: a service that ended early says why there.
+            with open(run.folder() / "podman.log", "ab") as log_file:
+                proc = subprocess.Popen(
+                    ["podman", "system", "service", "--time=0", url],
+                    env=podman_env(), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                )
             run.add_daemon("podman", proc.pid)
             wait_for(lambda: _answers(url), timeout=180, interval=0.5, what="podman's Docker API")
     return url
