@@ -51,14 +51,15 @@ test-fast: setup services  ## the quick subset: no hubs, browsers or containers
 	npm test --prefix $(LABEXT_SRC)
 	pytest -m "not slow" $(PYTEST_ARGS)
 
-# Set-up's parts run in parallel (the venv while npm installs); npm is checked first, as apt-get
+# Set-up's parts run in parallel (the venv while npm installs; inside `make test`'s own parallel
+# make, in its job slots); npm is checked first, as apt-get
 # takes one at a time and the venv's part may want it too (python3-venv). What runs many Python
 # processes sets up the venv's bytecode too (the rule below).
 SETUP_PARTS := $(STAMP_PY) $(STAMP_NODE) $(NOVNC)/core/rfb.js $(NOBLE)/sha2.js $(LABEXT)/package.json $(LABEXT_DEV)
 test test-fast bench: SETUP_PARTS += $(STAMP_PYC)
 setup:
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
-	@$(MAKE) --no-print-directory -j4 setup-parts SETUP_PARTS="$(SETUP_PARTS)"
+	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j4) setup-parts SETUP_PARTS="$(SETUP_PARTS)"
 
 setup-parts: $(SETUP_PARTS)
 	@:
