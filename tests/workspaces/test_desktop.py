@@ -213,9 +213,13 @@ def test_desktop_in_a_workspace_container(make_docker_hub, docker_client, page):
         page.click("#login_submit")
         page.wait_for_url("**/user/erin/**", timeout=300_000)
         page.goto(hub.url + "user/erin/desktop/")
-        assert_remote_screen_drawn(page, "desktop-container.png")
-
         container = docker_client.containers.get(f"{hub.env['MLLAB_TEST_PREFIX']}-erin")
+        try:
+            assert_remote_screen_drawn(page, "desktop-container.png")
+        except Exception as e:
+            # What the workspace's server and the desktop's session said, for the person reading the failure.
+            raise AssertionError(f"{e}\n--- workspace log:\n{container.logs(tail=80).decode(errors='replace')}") from e
+
         names = container.exec_run(["python3", "-c", LIST_PROCESSES], user="1000").output.decode().split()
         assert {"Xtigervnc", "xfce4-session"} <= set(names), names
     finally:
